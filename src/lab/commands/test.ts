@@ -1,0 +1,121 @@
+/**
+ * `npm test -- [selectors...] [--watch]`: the learner's command. Runs the selected exercises'
+ * suites against the learner's files (or `LAB_TARGET`), then prints one line per exercise and the
+ * next thing to do, and records the results for `npm run progress`.
+ */
+import path from 'node:path';
+import { type Course, type Exercise, loadCourse } from '../course.js';
+import { readProgress, recordProgress } from '../progress-store.js';
+import { type ExerciseResult, type RunResults, resultsByExercise } from '../results.js';
+import { selectExercises } from '../select.js';
+import { runSuites } from '../suite-runner.js';
+import { targetFromEnv } from '../target.js';
+import { color, UsageError } from '../ui.js';
+
+export const testHelp = `Usage: npm test -- [selector...] [--watch]
+
+Runs the exercises' tests against your files in exercises/ and tells you what to do next.
+
+Selectors (any number; none runs everything):
+  8, 08              a chapter by number
+  traffic            a chapter by name
+  08/rate-limiter    one exercise (also: rate-limiter, traffic/rate-limiter)
+
+Options:
+  --watch            re-run when you save a file
+  -h, --help         this text
+
+Environment:
+  LAB_TARGET=solutions   run the reference solutions instead of your files
+  REDIS_URL=redis://...  use your own Redis instead of starting one`;
+
+/** Runs the command; resolves with the process exit code. */
+export async function testCommand(args: readonly string[]): Promise<number> {
+  const watch = args.includes('--watch') || args.includes('-w');
+  const unknown = args.filter((a) => a.startsWith('-') && !['--watch', '-w'].includes(a));
+  if (unknown.length > 0) throw new UsageError(`Unknown option ${unknown.join(', ')}.\n\n${testHelp}`);
+  const course = loadCourse();
+  const exercises = selectExercises(
+    course,
+    args.filter((a) => !a.startsWith('-')),
+  );
+  if (exercises.length === 0) throw new UsageError('The course has no exercises yet.');
+
+  const run = await runSuites({
+    files: exercises.flatMap((e) => e.testFiles),
+    needsRedis: exercises.some((e) => e.manifest.needs.includes('redis')),
+    watch,
+  });
+  if (!run.results) {
+    console.error(color.red('\nThe test run ended before it could report (see the output above).'));
+    return run.exitCode || 1;
+  }
+  const results = afterRun(run.results, { watching: false, course, selected: exercises });
+  const allSolved = results.length === exercises.length && results.every((r) => r.solved);
+  return allSolved && run.exitCode === 0 ? 0 : 1;
+}
+
+/**
+ * Prints the per-exercise summary and the next step, and records progress when the run checked
+ * the learner's own files. Called after a normal run, and by the reporter after each watch re-run.
+ */
+export function afterRun(
+  run: RunResults,
+  options: { watching: boolean; course?: Course; selected?: readonly Exercise[] },
+): ExerciseResult[] {
+  const course = options.course ?? loadCourse();
+  const results = resultsByExercise(course, run);
+  const target = targetFromEnv();
+  const ownFiles = target.dir === path.join(course.root, 'exercises');
+  if (ownFiles) recordProgress(results);
+
+  const width = Math.max(...results.map((r) => r.exercise.id.length), 10);
+  const lines = ['', color.bold(ownFiles ? 'Your exercises' : `Exercises (LAB_TARGET=${target.dir})`)];
+  for (const r of results) {
+    const total = r.passed + r.failed;
+    const status = r.solved
+      ? color.green(`✔ solved (${total} tests)`)
+      : r.errors.length > 0 && total === 0
+        ? color.red('✘ the tests could not run your code')
+        : color.red(`✘ ${r.failed} of ${total} tests failing`);
+    lines.push(`  ${r.exercise.id.padEnd(width)}  ${status}`);
+  }
+  const missing = (options.selected ?? []).filter((e) => !results.some((r) => r.exercise === e));
+  for (const e of missing)
+    lines.push(`  ${e.id.padEnd(width)}  ${color.red('✘ did not run (see the errors above)')}`);
+  if (run.unhandledErrors.length > 0) {
+    lines.push('', color.red('Errors outside any test (they fail the run):'));
+    for (const e of run.unhandledErrors) lines.push(`  ${e.split('\n')[0]}`);
+  }
+  lines.push('', nextStep(course, results, ownFiles));
+  console.log(lines.join('\n'));
+  if (options.watching) console.log(color.dim('\nWatching for changes; press q to quit.'));
+  return results;
+}
+
+function nextStep(course: Course, results: readonly ExerciseResult[], ownFiles: boolean): string {
+  const unsolved = results.find((r) => !r.solved);
+  if (unsolved) {
+    const e = unsolved.exercise;
+    const selector = `${e.chapter.slice(0, 2)}/${e.name}`;
+    const files = e.manifest.files.map((f) => path.relative(course.root, path.join(e.dir, f))).join(', ');
+    const firstFailure = unsolved.tests.find((t) => t.status === 'failed');
+    const lines = [`${color.bold('Next:')} ${e.manifest.title}: edit ${color.cyan(files)}`];
+    if (unsolved.errors.length > 0 && !firstFailure)
+      lines.push(`  The suite could not load your code: ${unsolved.errors[0]?.split('\n')[0]}`);
+    if (firstFailure) {
+      lines.push(`  Start with: ${color.yellow(firstFailure.name)}`);
+      if (firstFailure.message) lines.push(`  ${color.dim(firstFailure.message.split('\n')[0] ?? '')}`);
+    }
+    lines.push(
+      `  Run just this exercise: ${color.cyan(`npm test -- ${selector}`)}   Stuck? ${color.cyan(`npm run hint -- ${selector}`)}`,
+    );
+    return lines.join('\n');
+  }
+  if (!ownFiles) return color.green('Every selected exercise passes.');
+  const progress = readProgress(course.root);
+  const next = course.exercises.find((e) => !progress.exercises[e.id]?.solved);
+  return next
+    ? `${color.green('All solved.')} ${color.bold('Next:')} ${next.manifest.title} (${color.cyan(`npm test -- ${next.chapter.slice(0, 2)}/${next.name}`)})`
+    : color.green('All solved: that is every exercise in the course. Well done.');
+}

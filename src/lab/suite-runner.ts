@@ -1,0 +1,124 @@
+/**
+ * Runs exercise suites in a Vitest child process and returns what the lab reporter recorded.
+ * Every command that runs tests (test, progress --check, verify, grade) goes through here.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { courseRoot } from './course.js';
+import type { RunResults } from './results.js';
+import { HIDDEN_ENV, TARGET_ENV, type Target } from './target.js';
+
+export interface SuiteRunOptions {
+  /** Absolute paths of the test files to run. */
+  readonly files: readonly string[];
+  /** Default: the environment's target (the learner's own `exercises/`). */
+  readonly target?: Target;
+  /** Start a Redis for the run (when any selected exercise needs one). */
+  readonly needsRedis: boolean;
+  /** Vitest's own terminal reporter; `none` prints nothing but errors. */
+  readonly reporter?: 'default' | 'dot' | 'none';
+  /** Keep Vitest in watch mode (the lab summary is printed after every re-run). */
+  readonly watch?: boolean;
+  /** `inherit` streams Vitest's output to this terminal; `capture` keeps it in {@link SuiteRun.output}. */
+  readonly output?: 'inherit' | 'capture';
+  /** Kill the whole run (and every process it started) after this long. */
+  readonly timeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly extraArgs?: readonly string[];
+  readonly cwd?: string;
+}
+
+export interface SuiteRun {
+  /** What the reporter recorded; undefined when Vitest died before reporting. */
+  readonly results?: RunResults;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly timedOut: boolean;
+  /** Vitest's output, when captured. */
+  readonly output: string;
+}
+
+const require = createRequire(import.meta.url);
+/** Vitest's CLI entry, resolved from this course's dependencies. */
+export const vitestBin = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+
+/** Runs the files and resolves when Vitest has exited (or was killed at the time limit). */
+export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-run-'));
+  const resultsFile = path.join(scratch, 'results.json');
+  const reporter = options.reporter ?? 'default';
+  const args = [
+    vitestBin,
+    ...(options.watch ? [] : ['run']),
+    ...options.files,
+    ...(reporter === 'none' ? [] : [`--reporter=${reporter}`]),
+    `--reporter=${path.join(courseRoot, 'src/lab/vitest/lab-reporter.ts')}`,
+    ...(options.extraArgs ?? []),
+  ];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...options.env,
+    LAB_RESULTS_FILE: resultsFile,
+    LAB_NEEDS_REDIS: options.needsRedis ? '1' : '0',
+    ...(options.watch ? { LAB_WATCH_SUMMARY: '1' } : {}),
+  };
+  if (options.target) {
+    env[TARGET_ENV] = options.target.dir;
+    if (options.target.hiddenDir) env[HIDDEN_ENV] = options.target.hiddenDir;
+    else delete env[HIDDEN_ENV];
+  }
+  const capture = options.output === 'capture';
+  // A time-limited run gets its own process group, so the limit can end Vitest's workers too.
+  const detached = options.timeoutMs !== undefined;
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd ?? courseRoot,
+    env,
+    stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    detached,
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+
+  // While Vitest runs, Ctrl-C is Vitest's to handle (it reaches the whole foreground group).
+  const ignore = () => {};
+  if (!detached) process.on('SIGINT', ignore);
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          killGroup(child.pid);
+        }, options.timeoutMs);
+
+  const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('exit', (code, sig) => resolve([code, sig]));
+    child.once('error', () => resolve([null, null]));
+  });
+  if (timer) clearTimeout(timer);
+  if (detached) killGroup(child.pid); // workers a hung test left behind
+  process.off('SIGINT', ignore);
+
+  const results = existsSync(resultsFile)
+    ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as RunResults)
+    : undefined;
+  rmSync(scratch, { recursive: true, force: true });
+  return { ...(results ? { results } : {}), exitCode, signal, timedOut, output };
+}
+
+function killGroup(pid: number | undefined) {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The course's test kit: what exercise suites import (never the exercises themselves).
+ *
+ * - Redis: {@link useRedis} gives each test file an empty database of a real Redis.
+ * - Servers: {@link listen}, {@link startHttpServer}, {@link freePort}, {@link waitFor}, {@link sleep}.
+ * - WebSockets: {@link connectWebSocket}, a real `ws` client with `next()` and `closed`.
+ * - Faults: {@link startFaultProxy} pauses, cuts or refuses a connection (to Redis or anything TCP).
+ * - Time: {@link ManualClock}, for code that takes an injected `{ now(): number }`.
+ */
+export { type Clock, ManualClock, systemClock } from './clock.js';
+export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+export { closeServer, freePort, type Listening, listen, sleep, startHttpServer, waitFor } from './net.js';
+export { type TestRedis, useRedis } from './redis.js';
+export { type CloseInfo, connectWebSocket, type TestSocket } from './ws-client.js';

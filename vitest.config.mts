@@ -1,0 +1,22 @@
+import os from 'node:os';
+import { defineConfig } from 'vitest/config';
+import { labTargetPlugin } from './src/lab/vitest/target-plugin.js';
+
+// Grading-only suites in the exercises/ layout (`npm run grade -- --hidden <dir>`).
+const hidden = process.env.LAB_HIDDEN_DIR;
+
+export default defineConfig({
+  plugins: [labTargetPlugin()],
+  test: {
+    include: ['exercises/**/*.test.ts', 'src/**/*.test.ts', ...(hidden ? [`${hidden}/**/*.test.ts`] : [])],
+    exclude: ['**/node_modules/**', '**/fixtures/**', '**/.lab/**'],
+    globalSetup: ['./src/testing/redis-global-setup.ts'],
+    pool: 'forks',
+    // Each concurrently running file gets its own Redis database (1-15), so never more than 15 at once.
+    maxWorkers: Math.max(1, Math.min(15, os.availableParallelism() - 1)),
+    testTimeout: 10_000,
+    hookTimeout: 30_000,
+    // Transformed modules are cached on disk across runs; the lab-target plugin keys the cache by target.
+    fsModuleCache: true,
+  },
+});
