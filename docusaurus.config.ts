@@ -17,7 +17,12 @@ const config: Config = {
     [
       'classic',
       {
-        docs: { routeBasePath: '/', sidebarPath: './sidebars.ts' },
+        docs: {
+          routeBasePath: '/',
+          sidebarPath: './sidebars.ts',
+          // :::production and :::mistake callouts ("In production", "Common mistake").
+          admonitions: { keywords: ['production', 'mistake'], extendDefaults: true },
+        },
         blog: false,
         pages: false,
       } satisfies Preset.Options,
