@@ -4,11 +4,15 @@ import { labTargetPlugin } from './src/lab/vitest/target-plugin.js';
 
 // Grading-only suites in the exercises/ layout (`npm run grade -- --hidden <dir>`).
 const hidden = process.env.LAB_HIDDEN_DIR;
+// One exercise's folder only (`npm run mutate`, whose runner cannot pass file filters).
+const only = process.env.LAB_ONLY_EXERCISE;
 
 export default defineConfig({
   plugins: [labTargetPlugin()],
   test: {
-    include: ['exercises/**/*.test.ts', 'src/**/*.test.ts', ...(hidden ? [`${hidden}/**/*.test.ts`] : [])],
+    include: only
+      ? [`exercises/${only}/*.test.ts`]
+      : ['exercises/**/*.test.ts', 'src/**/*.test.ts', ...(hidden ? [`${hidden}/**/*.test.ts`] : [])],
     exclude: ['**/node_modules/**', '**/fixtures/**', '**/.lab/**'],
     globalSetup: ['./src/testing/redis-global-setup.ts'],
     pool: 'forks',
@@ -17,6 +21,7 @@ export default defineConfig({
     testTimeout: 10_000,
     hookTimeout: 30_000,
     // Transformed modules are cached on disk across runs; the lab-target plugin keys the cache by target.
-    fsModuleCache: true,
+    // LAB_FS_CACHE=0 turns it off (mutation testing, grading of many one-off sandboxes).
+    fsModuleCache: process.env.LAB_FS_CACHE !== '0',
   },
 });
