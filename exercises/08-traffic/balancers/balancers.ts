@@ -1,0 +1,96 @@
+/**
+ * Load-balancing strategies behind one interface: round robin, smooth weighted round robin (nginx's
+ * algorithm), least connections and the power of two random choices.
+ *
+ * Every balancer owns a fixed list of backends, knows which of them are healthy, and counts the
+ * requests in flight on each: {@link Balancer.pick} starts a request on a backend and
+ * {@link Balancer.release} ends it. Unhealthy backends are never picked.
+ *
+ * Every factory checks its list: a duplicate id is a `TypeError`, a weight that is not a positive
+ * integer is a `RangeError`. An empty list is allowed; picking from it throws
+ * {@link NoHealthyBackendError}.
+ */
+
+/** A backend as the caller describes it. */
+export interface BackendSpec {
+  /** Unique name, e.g. `"10.0.0.7:8080"`. */
+  readonly id: string;
+  /** A positive integer (default 1). Only smooth weighted round robin reads it. */
+  readonly weight?: number;
+}
+
+/** The common interface of every strategy. */
+export interface Balancer {
+  /**
+   * Chooses the backend for the next request among the healthy ones, counts one request in flight
+   * on it, and returns its id.
+   * @throws {NoHealthyBackendError} when the pool is empty or every backend is unhealthy
+   */
+  pick(): string;
+  /** Ends one request on `id` (the count never goes below 0). @throws {RangeError} for an unknown id */
+  release(id: string): void;
+  /** Marks `id` healthy or unhealthy; backends start healthy. @throws {RangeError} for an unknown id */
+  setHealthy(id: string, healthy: boolean): void;
+  /** Requests in flight on `id`. @throws {RangeError} for an unknown id */
+  inFlight(id: string): number;
+}
+
+/** Thrown by {@link Balancer.pick} when there is nothing to pick from. */
+export class NoHealthyBackendError extends Error {
+  override readonly name = 'NoHealthyBackendError';
+  constructor(poolSize: number) {
+    super(
+      poolSize === 0
+        ? 'the pool has no backends: add at least one'
+        : `none of the ${poolSize} backends is healthy`,
+    );
+  }
+}
+
+/** A source of random numbers in [0, 1), like `Math.random`. */
+export type RandomSource = () => number;
+
+const todo = (fn: string) =>
+  new Error(`${fn}() is not implemented yet: open exercises/08-traffic/balancers/balancers.ts`);
+
+/**
+ * Round robin: the backends in list order, one after another, skipping unhealthy ones.
+ * After picking the backend at position i, the search for the next pick starts at position i + 1.
+ */
+export function roundRobin(backends: readonly BackendSpec[]): Balancer {
+  throw todo('roundRobin');
+}
+
+/**
+ * Smooth weighted round robin, as nginx does it: on every pick each healthy backend's score grows by
+ * its weight; the backend with the highest score wins (the earliest in the list on a tie) and its
+ * score drops by the total weight of the healthy backends. Weights 5, 1, 1 give `a a b a c a a`.
+ * Scores start at 0.
+ */
+export function smoothWeightedRoundRobin(backends: readonly BackendSpec[]): Balancer {
+  throw todo('smoothWeightedRoundRobin');
+}
+
+/**
+ * Least connections: the healthy backend with the fewest requests in flight. Ties go round robin:
+ * the search starts just after the previous pick, and the first backend with the fewest wins.
+ */
+export function leastConnections(backends: readonly BackendSpec[]): Balancer {
+  throw todo('leastConnections');
+}
+
+/**
+ * The power of two random choices: draw two different healthy backends at random and take the one
+ * with fewer requests in flight (the first drawn on a tie). With one healthy backend, it is the pick
+ * and `random` is not called.
+ *
+ * The draw is exact, so tests can replay it: with `n` healthy backends in list order,
+ * `i = floor(random() * n)`, then `j = floor(random() * (n - 1))`, and `j` moves up by one when
+ * `j >= i` (so it never equals `i`).
+ */
+export function powerOfTwoChoices(
+  backends: readonly BackendSpec[],
+  random: RandomSource = Math.random,
+): Balancer {
+  throw todo('powerOfTwoChoices');
+}
