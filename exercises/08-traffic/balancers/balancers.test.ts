@@ -88,9 +88,14 @@ describe.each(strategies)('%s: what every balancer does', (_name, create) => {
   it('rejects unknown ids, duplicate ids and weights that are not positive integers', () => {
     const balancer = create(abc);
     expect(() => balancer.release('zzz'), 'release of an unknown id').toThrow(RangeError);
+    expect(() => balancer.release('zzz'), 'the error names the unknown id').toThrow(/zzz/);
     expect(() => balancer.setHealthy('zzz', false), 'setHealthy of an unknown id').toThrow(RangeError);
     expect(() => balancer.inFlight('zzz'), 'inFlight of an unknown id').toThrow(RangeError);
-    expect(() => create([{ id: 'a' }, { id: 'a' }]), 'two backends named a').toThrow(TypeError);
+    expect(() => create([{ id: 'api-1' }, { id: 'api-1' }]), 'two backends named api-1').toThrow(TypeError);
+    expect(() => create([{ id: 'api-1' }, { id: 'api-1' }]), 'the error names the duplicate').toThrow(
+      /api-1/,
+    );
+    expect(() => create([{ id: 'a', weight: 2.5 }]), 'the error shows the bad weight').toThrow(/2\.5/);
     for (const weight of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => create([{ id: 'a', weight }]), `weight ${weight}`).toThrow(RangeError);
     }
@@ -348,6 +353,15 @@ describe('powerOfTwoChoices', () => {
     const balancer = powerOfTwoChoices(abc, replay(0.5, 0.9, 0.5, 0.2));
     expect(balancer.pick(), 'b (i = 1) and c (j = 1 moves up to 2): a tie, b').toBe('b');
     expect(balancer.pick(), 'b (1) and a (j = 0): a has fewer').toBe('a');
+  });
+
+  it('scales the second draw to the n - 1 backends left', () => {
+    const balancer = powerOfTwoChoices([...abc, { id: 'd' }], replay(0, 0, 0.1, 0.9));
+    expect(balancer.pick(), 'a and b: a tie, a').toBe('a');
+    expect(
+      balancer.pick(),
+      'i = 0 is a (1 in flight); j = floor(0.9 * 3) = 2 moves up to 3: d (0) wins',
+    ).toBe('d');
   });
 
   it('draws among the healthy backends only, in list order', () => {

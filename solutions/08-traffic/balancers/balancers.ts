@@ -119,20 +119,13 @@ function toBackend(spec: BackendSpec): Backend {
 export function roundRobin(backends: readonly BackendSpec[]): Balancer {
   const pool = new Pool(backends);
   let next = 0;
-  return pool.balancer(() => {
-    const chosen = firstHealthyFrom(pool.backends, next);
-    next = pool.backends.indexOf(chosen) + 1;
+  const positionOf = (backend: Backend) => pool.backends.indexOf(backend);
+  return pool.balancer((healthy) => {
+    // The first healthy backend at or after `next`, or else wrap around to the first healthy one.
+    const chosen = healthy.find((b) => positionOf(b) >= next) ?? healthy[0]!;
+    next = positionOf(chosen) + 1;
     return chosen;
   });
-}
-
-/** The first healthy backend at or after `start`, wrapping around the end of the list. */
-function firstHealthyFrom(backends: Backend[], start: number): Backend {
-  for (let i = 0; i < backends.length; i++) {
-    const backend = backends[(start + i) % backends.length]!;
-    if (backend.healthy) return backend;
-  }
-  throw new NoHealthyBackendError(backends.length); // unreachable: Pool.healthy() checked first
 }
 
 /**
