@@ -100,6 +100,21 @@ describe('a typed event bus', () => {
     expect(bus.listenerCount('tick')).toBe(0);
   });
 
+  it('removes with off() exactly the handler it is given', async () => {
+    const bus = createEventBus<ShopEvents>();
+    const a = vi.fn();
+    const b = vi.fn();
+    const stranger = vi.fn();
+    bus.on('tick', a);
+    bus.on('tick', b);
+    expect(bus.off('tick', stranger), 'a handler that never subscribed: nothing to remove').toBe(false);
+    expect(bus.listenerCount('tick'), 'and nothing was removed').toBe(2);
+    expect(bus.off('tick', a)).toBe(true);
+    await bus.emit('tick', 1);
+    expect(a, 'a was removed').not.toHaveBeenCalled();
+    expect(b, 'b was not: off(a) must not remove another subscription').toHaveBeenCalledWith(1);
+  });
+
   it('keeps each subscription separate when the same function subscribes twice', async () => {
     const bus = createEventBus<ShopEvents>();
     const handler = vi.fn();

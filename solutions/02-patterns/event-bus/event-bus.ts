@@ -69,13 +69,10 @@ export function createEventBus<Events extends EventMap<Events>>(): EventBus<Even
   // Subscribing and unsubscribing replace the array instead of changing it in place, so an emit
   // that is iterating over the old array is not disturbed: no handler is skipped or called twice.
   const remove = (event: keyof Events, subscription: Subscription) => {
-    const current = list(event);
-    if (!current.includes(subscription)) return false;
     subscriptions.set(
       event,
-      current.filter((s) => s !== subscription),
+      list(event).filter((s) => s !== subscription),
     );
-    return true;
   };
 
   const add = (event: keyof Events, handler: Handler<never>, once: boolean): Unsubscribe => {
@@ -95,7 +92,9 @@ export function createEventBus<Events extends EventMap<Events>>(): EventBus<Even
 
     off(event, handler) {
       const last = list(event).findLast((s) => s.handler === handler);
-      return last ? remove(event, last) : false;
+      if (!last) return false;
+      remove(event, last);
+      return true;
     },
 
     async emit(event, payload) {
