@@ -1,6 +1,13 @@
 import type * as Preset from '@docusaurus/preset-classic';
-import type { Config } from '@docusaurus/types';
+import type { Config, PluginModule } from '@docusaurus/types';
 import { themes as prismThemes } from 'prism-react-renderer';
+import exercisesPlugin from './src/plugins/exercises';
+
+/**
+ * Where the course's repository lives; "Edit this page" links point at its docs/ folder.
+ * Override with LAB_REPO_URL (e.g. a fork) when building.
+ */
+const repoUrl = process.env.LAB_REPO_URL ?? 'https://github.com/system-design-lab/system-design-lab';
 
 const config: Config = {
   title: 'System Design Lab',
@@ -12,7 +19,25 @@ const config: Config = {
   onBrokenAnchors: 'throw',
   markdown: { mermaid: true, hooks: { onBrokenMarkdownLinks: 'throw' } },
   future: { v4: true, faster: true },
-  themes: ['@docusaurus/theme-mermaid', '@docusaurus/theme-live-codeblock'],
+  themes: [
+    '@docusaurus/theme-mermaid',
+    '@docusaurus/theme-live-codeblock',
+    [
+      '@easyops-cn/docusaurus-search-local',
+      {
+        // Offline search: the index is built with the production build (not in `npm start`).
+        hashed: true,
+        indexDocs: true,
+        indexBlog: false,
+        indexPages: true,
+        docsRouteBasePath: '/',
+        ignoreFiles: [/^maintainers/],
+        highlightSearchTermsOnTargetPage: false,
+        explicitSearchResultPath: true,
+      },
+    ],
+  ],
+  plugins: [exercisesPlugin as PluginModule],
   presets: [
     [
       'classic',
@@ -20,17 +45,38 @@ const config: Config = {
         docs: {
           routeBasePath: '/',
           sidebarPath: './sidebars.ts',
+          // Keep "08-traffic" in doc ids and URLs (/08-traffic): the same name as the exercise folder.
+          numberPrefixParser: false,
+          editUrl: `${repoUrl}/edit/main/`,
           // :::production and :::mistake callouts ("In production", "Common mistake").
           admonitions: { keywords: ['production', 'mistake'], extendDefaults: true },
         },
         blog: false,
         pages: false,
+        theme: { customCss: './src/css/custom.css' },
       } satisfies Preset.Options,
     ],
   ],
   themeConfig: {
-    navbar: { title: 'System Design Lab' },
-    prism: { theme: prismThemes.github, darkTheme: prismThemes.dracula, additionalLanguages: ['bash', 'json'] },
+    colorMode: { defaultMode: 'light', respectPrefersColorScheme: true },
+    navbar: {
+      title: 'System Design Lab',
+      items: [
+        { type: 'docSidebar', sidebarId: 'course', label: 'Course', position: 'left' },
+        { href: repoUrl, label: 'Repository', position: 'right' },
+      ],
+    },
+    footer: {
+      style: 'dark',
+      copyright: 'System Design Lab · MIT licensed',
+    },
+    mermaid: { theme: { light: 'default', dark: 'dark' } },
+    liveCodeBlock: { playgroundPosition: 'bottom' },
+    prism: {
+      theme: prismThemes.github,
+      darkTheme: prismThemes.dracula,
+      additionalLanguages: ['bash', 'json'],
+    },
   } satisfies Preset.ThemeConfig,
 };
 
