@@ -40,7 +40,7 @@ export default class LabReporter implements Reporter {
   }
 }
 
-function fileOutcome(module: TestModule, hiddenDir: string | undefined): FileOutcome {
+export function fileOutcome(module: TestModule, hiddenDir: string | undefined): FileOutcome {
   const hidden = Boolean(hiddenDir && module.moduleId.startsWith(hiddenDir + path.sep));
   const base = hidden && hiddenDir ? hiddenDir : courseDirs().exercises;
   const tests: TestOutcome[] = [...module.children.allTests()].map((test) => {

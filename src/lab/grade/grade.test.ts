@@ -1,0 +1,200 @@
+/**
+ * The grader against chapter 00, with a full-marks submission, a fresh copy, and one hostile
+ * submission per way a learner's code can break a run. Each hostile one breaks lab-check and hands
+ * in a correct redis-hello, which must keep its points.
+ */
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { courseRoot, loadCourse } from '../course.js';
+import { gradeAll } from './grade.js';
+import type { ExerciseGrade, SubmissionGrade } from './score.js';
+
+const course = loadCourse();
+const chapter = course.exercises.filter((e) => e.chapter === '00-setup');
+const fixtures = path.join(import.meta.dirname, 'fixtures/hostile');
+const LAB = '00-setup/lab-check';
+const REDIS = '00-setup/redis-hello';
+
+let work: string;
+let grades: Map<string, SubmissionGrade>;
+let before: string;
+
+/** A learner's copy: chapter 00 from `from` (solutions or exercises), then the given changes. */
+function submission(name: string, from: 'solutions' | 'exercises', change?: (ex: string) => void) {
+  const ex = path.join(work, 'class', name, 'exercises');
+  cpSync(path.join(courseRoot, from, '00-setup'), path.join(ex, '00-setup'), { recursive: true });
+  change?.(ex);
+}
+const hostileLabCheck = (fixture: string) => (ex: string) => {
+  cpSync(path.join(fixtures, fixture), path.join(ex, LAB, 'percentile.ts'));
+};
+
+/** A fingerprint of every file below the given folders (paths, sizes and contents). */
+function fingerprint(...dirs: string[]): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const p = path.join(dir, entry.name);
+      hash.update(p);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile()) hash.update(readFileSync(p));
+    }
+  };
+  for (const d of dirs) walk(d);
+  return hash.digest('hex');
+}
+
+const exercise = (learner: string, id: string): ExerciseGrade => {
+  const found = grades.get(learner)?.exercises.find((e) => e.id === id);
+  if (!found) throw new Error(`no grade for ${learner} ${id}`);
+  return found;
+};
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'lab-grade-test-'));
+  submission('full-marks', 'solutions');
+  submission('fresh', 'exercises');
+  submission('does-not-compile', 'solutions', hostileLabCheck('does-not-compile.ts'));
+  submission('loop-at-import', 'solutions', hostileLabCheck('loop-at-import.ts'));
+  submission('loop-in-test', 'solutions', hostileLabCheck('loop-in-test.ts'));
+  submission('never-settles', 'solutions', hostileLabCheck('never-settles.ts'));
+  submission('exits', 'solutions', hostileLabCheck('exits.ts'));
+  submission('eats-memory', 'solutions', hostileLabCheck('eats-memory.ts'));
+  submission('edited-tests', 'solutions', (ex) => {
+    cpSync(path.join(courseRoot, 'exercises', LAB, 'percentile.ts'), path.join(ex, LAB, 'percentile.ts'));
+    cpSync(path.join(fixtures, 'edited-test.test.ts'), path.join(ex, LAB, 'percentile.test.ts'));
+  });
+  submission('missing-file', 'solutions', (ex) => rmSync(path.join(ex, REDIS, 'visits.ts')));
+  const outside = path.join(work, 'outside.ts');
+  cpSync(path.join(courseRoot, 'solutions', LAB, 'percentile.ts'), outside);
+  submission('symlink-outside', 'solutions', (ex) => {
+    rmSync(path.join(ex, LAB, 'percentile.ts'));
+    symlinkSync(outside, path.join(ex, LAB, 'percentile.ts'));
+  });
+  submission('binary-junk', 'solutions', (ex) => {
+    const junk = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
+    writeFileSync(path.join(ex, LAB, 'percentile.ts'), junk);
+  });
+  before = fingerprint(
+    path.join(work, 'class'),
+    path.join(courseRoot, 'exercises/00-setup'),
+    path.join(courseRoot, 'solutions/00-setup'),
+  );
+
+  const started = Date.now();
+  const list = await gradeAll({
+    course,
+    exercises: chapter,
+    paths: [path.join(work, 'class')],
+    outDir: path.join(work, 'out'),
+    jobs: 2,
+    fileTimeoutMs: 6000,
+    submissionTimeoutMs: 60_000,
+    memoryMb: 256,
+  });
+  grades = new Map(list.map((g) => [g.learner, g]));
+  console.log(`graded ${list.length} submissions in ${Date.now() - started} ms`);
+}, 150_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the grader on chapter 00', () => {
+  it('gives full marks to a copy of solutions/', () => {
+    const g = grades.get('full-marks');
+    expect(g?.score, 'the reference solutions must earn every point').toBe(g?.maxScore);
+    expect(g?.maxScore).toBe(15);
+  });
+
+  it('gives 0 to a fresh copy, every exercise "not implemented"', () => {
+    expect(grades.get('fresh')?.score).toBe(0);
+    for (const id of [LAB, REDIS]) expect(exercise('fresh', id).notImplemented, id).toBe(true);
+  });
+
+  const hostile: [string, RegExp][] = [
+    ['does-not-compile', /does not compile/],
+    ['loop-at-import', /did not finish within its time limit of 6 s/],
+    ['loop-in-test', /did not finish within its time limit of 6 s/],
+    ['never-settles', /did not finish within its time limit/],
+    ['exits', /called process\.exit\(\)/],
+    ['eats-memory', /memory limit \(256 MB\)/],
+    ['symlink-outside', /symbolic link to a file outside the submission/],
+    ['binary-junk', /not a text file/],
+  ];
+  it.each(hostile)(
+    '%s: lab-check scores 0 with a plain reason, redis-hello keeps its 10 points',
+    (learner, reason) => {
+      const lab = exercise(learner, LAB);
+      expect(lab.score).toBe(0);
+      expect(lab.status).toBe('error');
+      expect(lab.error).toMatch(reason);
+      expect(exercise(learner, REDIS).score, 'the other exercise must keep its score').toBe(10);
+    },
+  );
+
+  it('ignores a submission’s edited test files and runs the pristine suite', () => {
+    expect(exercise('edited-tests', LAB).score).toBe(0);
+    expect(exercise('edited-tests', LAB).tests.length).toBeGreaterThan(1);
+    expect(exercise('edited-tests', REDIS).score).toBe(10);
+  });
+
+  it('scores a missing file 0 and says so', () => {
+    expect(exercise('missing-file', REDIS).error).toMatch(/visits\.ts is missing/);
+    expect(exercise('missing-file', LAB).score).toBe(5);
+  });
+
+  it('writes every output under --out and nothing into the submissions or the course', () => {
+    const out = path.join(work, 'out');
+    expect(readdirSync(out).sort()).toEqual(
+      [...[...grades.keys()].sort(), 'gradebook.csv', 'summary.md'].sort(),
+    );
+    for (const learner of grades.keys())
+      expect(readdirSync(path.join(out, learner)).sort()).toEqual([
+        'gradescope.json',
+        'junit.xml',
+        'report.md',
+        'results.json',
+      ]);
+    expect(
+      fingerprint(
+        path.join(work, 'class'),
+        path.join(courseRoot, 'exercises/00-setup'),
+        path.join(courseRoot, 'solutions/00-setup'),
+      ),
+    ).toBe(before);
+    expect(existsSync(path.join(work, 'class', 'fresh', '.lab'))).toBe(false);
+  });
+
+  it('writes the Exercism v3, Gradescope and JUnit shapes', () => {
+    const out = path.join(work, 'out');
+    const exercism = JSON.parse(readFileSync(path.join(out, 'loop-in-test/results.json'), 'utf8'));
+    expect(exercism).toMatchObject({ version: 3, status: 'fail', score: 10, max_score: 15 });
+    expect(exercism.tests[0]).toMatchObject({ name: LAB, status: 'error', task_id: LAB });
+    const gradescope = JSON.parse(readFileSync(path.join(out, 'full-marks/gradescope.json'), 'utf8'));
+    expect(gradescope).toMatchObject({ score: 15, max_score: 15 });
+    expect(gradescope.tests.every((t: { visibility: string }) => t.visibility === 'visible')).toBe(true);
+    const junit = readFileSync(path.join(out, 'fresh/junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testsuite name="00-setup\/lab-check" tests="10" failures="10"/);
+    const csv = readFileSync(path.join(out, 'gradebook.csv'), 'utf8').split('\n');
+    expect(csv[0]).toBe('learner,00-setup,total,max_score');
+    expect(csv).toContain('full-marks,15,15,15');
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/`00-setup\/lab-check` \| 2 of 12/);
+    expect(statSync(path.join(out, 'fresh/report.md')).size).toBeGreaterThan(0);
+  });
+});
