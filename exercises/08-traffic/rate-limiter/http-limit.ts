@@ -1,0 +1,49 @@
+/**
+ * Rate limiting at the HTTP edge: a wrapper around a `node:http` handler that asks a limiter before
+ * the handler runs, and answers what a client deserves when it is over the limit: `429 Too Many
+ * Requests` (RFC 6585) with `Retry-After` (RFC 9110), plus `RateLimit-Limit`, `RateLimit-Remaining`
+ * and `RateLimit-Reset` on every response (the IETF RateLimit header fields draft).
+ */
+import type { IncomingMessage, RequestListener } from 'node:http';
+
+/** What the wrapper needs from a limiter (the Redis limiter has this shape). */
+export interface Limiter {
+  take(key: string): Promise<{
+    readonly allowed: boolean;
+    readonly limit: number;
+    readonly remaining: number;
+    readonly resetMs: number;
+    readonly retryAfterMs: number;
+  }>;
+}
+
+export interface RateLimitOptions {
+  readonly limiter: Limiter;
+  /**
+   * What to do when the limiter fails (Redis is down): `'allow'` lets the request through without
+   * rate-limit headers (fail open, the default: an outage of the limiter is not an outage of the API);
+   * `'reject'` answers 503 (fail closed).
+   */
+  readonly onLimiterError?: 'allow' | 'reject';
+}
+
+/**
+ * The key a request is counted under: `key:<X-API-Key>` when the request carries a non-empty
+ * `X-API-Key` header, otherwise `ip:<the socket's remote address>`. `X-Forwarded-For` is ignored:
+ * any client can write it, so trusting it would let a client pick its own bucket.
+ */
+export function clientKey(req: IncomingMessage): string {
+  throw new Error('clientKey() is not implemented yet: open exercises/08-traffic/rate-limiter/http-limit.ts');
+}
+
+/**
+ * Wraps `handler`: every request is counted under {@link clientKey}. An admitted request reaches
+ * the handler with the three `RateLimit-*` headers already set; a denied one gets 429 with
+ * `Retry-After` (whole seconds, at least 1), the same headers, and a JSON body
+ * `{ "error": "..." }`, and never reaches the handler. `RateLimit-Reset` is in whole seconds, rounded up.
+ */
+export function withRateLimit(handler: RequestListener, options: RateLimitOptions): RequestListener {
+  throw new Error(
+    'withRateLimit() is not implemented yet: open exercises/08-traffic/rate-limiter/http-limit.ts',
+  );
+}

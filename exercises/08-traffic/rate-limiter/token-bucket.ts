@@ -1,0 +1,64 @@
+/**
+ * An in-memory token bucket: a bucket holds up to `capacity` tokens and refills continuously at
+ * `refillPerSecond`; a request that costs `cost` tokens is admitted when the bucket holds at least
+ * that many, and then they are taken. Bursts up to `capacity` pass at once; the long-run rate is the
+ * refill rate.
+ */
+
+/** What the bucket asks for the time: milliseconds, like `Date.now()`. */
+export interface Clock {
+  now(): number;
+}
+
+export interface TokenBucketOptions {
+  /** The most tokens the bucket holds, and how many it starts with. A positive finite number. */
+  readonly capacity: number;
+  /** Tokens added per second, continuously (0.5 adds one token every 2 s). A positive finite number. */
+  readonly refillPerSecond: number;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+const todo = (fn: string) =>
+  new Error(`${fn}() is not implemented yet: open exercises/08-traffic/rate-limiter/token-bucket.ts`);
+
+/**
+ * The bucket starts full. Tokens are fractional: the bucket refills continuously, by
+ * `elapsedMs * refillPerSecond / 1000`, never above `capacity`; time that runs backwards (a clock
+ * that was set back) earns nothing. Compare token counts with a tiny tolerance (say 1e-9), so that
+ * ten refills of 0.1 make a whole token.
+ */
+export class TokenBucket {
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+
+  /** @throws {RangeError} when `capacity` or `refillPerSecond` is not a positive finite number */
+  constructor({ capacity, refillPerSecond, clock }: TokenBucketOptions) {
+    this.capacity = capacity;
+    this.refillPerSecond = refillPerSecond;
+    throw todo('TokenBucket constructor');
+  }
+
+  /** The tokens in the bucket now (a fractional number between 0 and `capacity`). */
+  tokens(): number {
+    throw todo('tokens');
+  }
+
+  /**
+   * Takes `cost` tokens and returns true when the bucket holds at least that many; otherwise takes
+   * nothing and returns false.
+   * @throws {RangeError} when `cost` is not a positive finite number
+   */
+  tryTake(cost = 1): boolean {
+    throw todo('tryTake');
+  }
+
+  /**
+   * Milliseconds until `tryTake(cost)` would succeed: 0 when it would now, `Infinity` when `cost`
+   * is more than the bucket can ever hold. Rounded up to a whole millisecond.
+   * @throws {RangeError} when `cost` is not a positive finite number
+   */
+  msUntil(cost = 1): number {
+    throw todo('msUntil');
+  }
+}
