@@ -55,6 +55,14 @@ describe('base62 encoding', () => {
     expect(() => encodeBase62(1n, 2.5), 'minLength 2.5').toThrow(RangeError);
   });
 
+  it('says what was wrong in its error messages', () => {
+    expect(() => encodeBase62(-5n), 'the message names the bad value').toThrow(/-5/);
+    expect(() => encodeBase62(2 ** 60), 'the message explains the problem').toThrow(/\S/);
+    expect(() => encodeBase62(1n, 0), 'the message names minLength').toThrow(/minLength/);
+    expect(() => decodeBase62(''), 'the message explains the problem').toThrow(/\S/);
+    expect(() => decodeBase62('12_3'), 'the message names the bad character').toThrow(/_/);
+  });
+
   it('refuses an empty string and characters that are not base62 digits', () => {
     for (const bad of ['', '-1', 'ab c', 'abc=', '+', 'é', '12_3', 'A.B', '０'])
       expect(() => decodeBase62(bad), `decodeBase62(${JSON.stringify(bad)})`).toThrow(SyntaxError);

@@ -57,8 +57,12 @@ describe('the scramble is a bijection of the code space', () => {
     expect(() => unscramble(CODE_SPACE, SECRET), 'unscramble(62^8)').toThrow(RangeError);
     expect(() => scramble(CODE_SPACE - 1n, 0xffffffff), 'the largest secret is fine').not.toThrow();
     expect(() => scramble(1n, 0), 'secret 0 is fine').not.toThrow();
-    for (const secret of [-1, 2 ** 32, 1.5, Number.NaN])
-      expect(() => scramble(1n, secret), `secret ${secret}`).toThrow(RangeError);
+    for (const secret of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => scramble(1n, secret), `scramble with secret ${secret}`).toThrow(RangeError);
+      expect(() => unscramble(1n, secret), `unscramble with secret ${secret}`).toThrow(RangeError);
+    }
+    expect(() => scramble(CODE_SPACE, SECRET), 'the message explains the problem').toThrow(/\S/);
+    expect(() => scramble(1n, -1), 'the message explains the problem').toThrow(/\S/);
   });
 });
 
