@@ -13,7 +13,11 @@ export default defineConfig({
     include: only
       ? [`exercises/${only}/*.test.ts`]
       : ['exercises/**/*.test.ts', 'src/**/*.test.ts', ...(hidden ? [`${hidden}/**/*.test.ts`] : [])],
-    exclude: ['**/node_modules/**', '**/fixtures/**', '**/.lab/**'],
+    exclude: [
+      '**/node_modules/**',
+      '**/.lab/**',
+      ...(process.env.LAB_FIXTURES === '1' ? [] : ['**/fixtures/**']),
+    ],
     globalSetup: ['./src/testing/redis-global-setup.ts'],
     pool: 'forks',
     // Each concurrently running file gets its own Redis database (1-15), so never more than 15 at once.

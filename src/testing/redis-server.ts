@@ -11,7 +11,9 @@
  * waits for this process to go away (its stdin pipe closes) and then removes what was started.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 /** The official image learners' machines start when `LAB_REDIS_IMAGE` is not set. */
@@ -68,7 +70,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const image = env.LAB_REDIS_IMAGE || DEFAULT_REDIS_IMAGE;
   if (env.LAB_REDIS_NO_DOCKER === '1') {
     attempts.push('Docker: skipped (LAB_REDIS_NO_DOCKER=1)');
-  } else if (await dockerIsUp(options.dockerProbeMs ?? 3000)) {
+  } else if (await dockerIsUp(env, options.dockerProbeMs ?? 3000)) {
     try {
       return await startContainer(image);
     } catch (error) {
@@ -78,7 +80,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     attempts.push('Docker: no engine answered (is Docker running?)');
   }
 
-  const binary = await which('redis-server');
+  const binary = which('redis-server', env.PATH);
   if (binary) {
     try {
       return await startRedisServer(binary);
@@ -96,11 +98,13 @@ function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0] ?? '';
 }
 
-async function dockerIsUp(timeoutMs: number): Promise<boolean> {
+async function dockerIsUp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<boolean> {
   try {
-    await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeout: timeoutMs });
+    await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeout: timeoutMs, env });
     return true;
-  } catch {
+  } catch (error) {
+    // The CLI answered and the engine did not: no need to ask again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false;
     // No CLI (a Docker Desktop socket alone) is still worth asking Testcontainers about.
     const { getContainerRuntimeClient } = await import('testcontainers');
     return Promise.race([
@@ -113,13 +117,18 @@ async function dockerIsUp(timeoutMs: number): Promise<boolean> {
   }
 }
 
-async function which(command: string): Promise<string | undefined> {
-  try {
-    const { stdout } = await run('sh', ['-c', `command -v ${command}`]);
-    return stdout.trim() || undefined;
-  } catch {
-    return undefined;
+/** The first executable called `command` on `searchPath`, like the shell's `command -v`. */
+function which(command: string, searchPath = ''): string | undefined {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
   }
+  return undefined;
 }
 
 /**
@@ -141,15 +150,28 @@ function watchdog(cleanup: string): () => void {
 
 async function startContainer(image: string): Promise<RedisHandle> {
   const { GenericContainer, Wait } = await import('testcontainers');
-  const container = await new GenericContainer(image)
-    .withExposedPorts(6379)
-    .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
-    .withLabels({ 'org.system-design-lab': 'redis', 'org.system-design-lab.pid': String(process.pid) })
-    .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
-    .withStartupTimeout(60_000)
-    .start();
-  const id = container.getId();
-  const disarm = watchdog(`docker rm -f -v ${id} >/dev/null 2>&1`);
+  sweepOrphans();
+  // Armed before the container exists: a Ctrl-C during start-up must not leak it either.
+  const owner = `org.system-design-lab.owner=${process.pid}-${Date.now()}`;
+  const disarm = watchdog(`docker rm -f -v $(docker ps -aq --filter label=${owner}) >/dev/null 2>&1`);
+  const [ownerKey = '', ownerValue = ''] = owner.split('=');
+  let container: Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
+  try {
+    container = await new GenericContainer(image)
+      .withExposedPorts(6379)
+      .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
+      .withLabels({
+        'org.system-design-lab': 'redis',
+        'org.system-design-lab.pid': String(process.pid),
+        [ownerKey]: ownerValue,
+      })
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .withStartupTimeout(60_000)
+      .start();
+  } catch (error) {
+    disarm();
+    throw error;
+  }
   let stopped: Promise<void> | undefined;
   return {
     url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
@@ -157,6 +179,20 @@ async function startContainer(image: string): Promise<RedisHandle> {
     stop: () =>
       (stopped ??= container.stop({ timeout: 0, remove: true, removeVolumes: true }).then(() => disarm())),
   };
+}
+
+/**
+ * Removes course containers whose owning process is gone (a machine that lost power mid-run, say).
+ * Runs in the background and never delays or fails a run.
+ */
+function sweepOrphans(): void {
+  const script = `for id in $(docker ps -aq --filter label=org.system-design-lab=redis); do
+    pid=$(docker inspect -f '{{index .Config.Labels "org.system-design-lab.pid"}}' "$id")
+    kill -0 "$pid" 2>/dev/null || docker rm -f -v "$id" >/dev/null 2>&1
+  done`;
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  child.on('error', () => {});
+  child.unref();
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -181,7 +217,7 @@ async function startRedisServer(binary: string, attemptsLeft = 3): Promise<Redis
     'sh',
     [
       '-c',
-      '"$0" "$@" & pid=$!; trap \'kill $pid 2>/dev/null\' EXIT; read _ignored',
+      '"$0" "$@" & pid=$!; trap \'kill $pid 2>/dev/null; wait $pid\' EXIT; read _ignored',
       binary,
       '--port',
       String(port),
