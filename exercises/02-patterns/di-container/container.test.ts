@@ -86,6 +86,10 @@ describe('a dependency-injection container', () => {
     const container = appContainer();
     expect(() => container.resolve('requestLog'), 'a scoped service needs a scope').toThrow(/requestLog/);
     expect(() => container.resolve('requestLog')).toThrow(/scope/);
+    expect(
+      () => container.resolve('requestLog'),
+      'resolved directly, nobody needed it: the message must not say "undefined"',
+    ).not.toThrow(/undefined/);
   });
 
   it('refuses to let a singleton capture a scoped service, naming both', () => {
@@ -113,6 +117,7 @@ describe('a dependency-injection container', () => {
       DependencyCycleError,
     );
     expect((error as DependencyCycleError).path).toEqual(['a', 'b', 'a']);
+    expect((error as Error).name).toBe('DependencyCycleError');
     expect((error as Error).message).toContain('a -> b -> a');
   });
 
@@ -141,7 +146,8 @@ describe('a dependency-injection container', () => {
 
   it('names the missing token and the service that asked for it', () => {
     const container = createContainer<Letters>()
-      .register('users', (c) => ({ mailer: c.resolve('mailer') }))
+      .register('signup', (c) => ({ mailer: c.resolve('mailer') }))
+      .register('users', (c) => ({ signup: c.resolve('signup') }))
       .register('app', (c) => ({ users: c.resolve('users') }));
     let error: unknown;
     try {
@@ -151,8 +157,12 @@ describe('a dependency-injection container', () => {
     }
     expect(error).toBeInstanceOf(MissingRegistrationError);
     expect((error as MissingRegistrationError).token).toBe('mailer');
-    expect((error as MissingRegistrationError).requestedBy, 'the service whose factory asked').toBe('users');
-    expect((error as Error).message).toBe('Nothing is registered for "mailer" (needed by "users")');
+    expect(
+      (error as MissingRegistrationError).requestedBy,
+      'the service whose factory asked: the last one on the path app -> users -> signup',
+    ).toBe('signup');
+    expect((error as Error).message).toBe('Nothing is registered for "mailer" (needed by "signup")');
+    expect((error as Error).name).toBe('MissingRegistrationError');
 
     let direct: unknown;
     try {
@@ -272,6 +282,22 @@ describe('a dependency-injection container', () => {
       container.resolve('plain');
     }
     expect(disposed, 'leaving the block disposed both, newest first').toEqual(['sync', 'async']);
+
+    const scoped = createContainer<Letters>().register('tx', () => asyncResource, { lifetime: 'scoped' });
+    {
+      await using scope = scoped.createScope();
+      scope.resolve('tx');
+    }
+    expect(disposed, 'a scope works with await using too').toEqual(['sync', 'async', 'async']);
+  });
+
+  it('copes with services that are null or undefined when disposing', async () => {
+    const container = createContainer<Letters>()
+      .register('optionalCache', () => null, { lifetime: 'singleton' })
+      .register('featureFlag', () => undefined, { lifetime: 'singleton' });
+    expect(container.resolve('optionalCache')).toBeNull();
+    expect(container.resolve('featureFlag')).toBeUndefined();
+    await expect(container.dispose(), 'nothing to dispose is not an error').resolves.toBeUndefined();
   });
 
   it('keeps disposing when one disposer fails, then reports the failure', async () => {
