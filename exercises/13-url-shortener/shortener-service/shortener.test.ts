@@ -1,0 +1,544 @@
+import { connect, createServer, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listen, ManualClock, startFaultProxy, useRedis, waitFor } from '../../../src/testing/index.js';
+import { createShortener, type ShortenerOptions } from './shortener.js';
+
+const redis = useRedis();
+
+// Pub/sub channels are shared by every test file on the server: each test gets its own prefix.
+let prefix = '';
+let sequence = 0;
+beforeEach(() => {
+  prefix = `t13-${process.pid}-${Date.now()}-${sequence++}:`;
+});
+
+interface Instance {
+  readonly url: string;
+  close(): Promise<void>;
+}
+const running: Instance[] = [];
+afterEach(async () => {
+  for (const instance of running.splice(0)) await instance.close();
+});
+
+/** Starts a shortener on a free port; every instance of one test shares the test's prefix. */
+async function start(options: Partial<ShortenerOptions> = {}): Promise<Instance> {
+  const shortener = await createShortener({
+    redisUrl: redis.url,
+    keyPrefix: prefix,
+    createsPerMinute: 10_000,
+    ...options,
+  });
+  const listening = await listen(shortener.server);
+  const instance = { url: listening.url, close: () => shortener.close() };
+  running.push(instance);
+  return instance;
+}
+
+const redisVia = (port: number) => `redis://127.0.0.1:${port}/${redis.db}`;
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+async function reply(response: Response): Promise<Reply> {
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: response.status, headers: response.headers, body };
+}
+
+function create(base: string, body: unknown): Promise<Reply> {
+  return fetch(`${base}/api/links`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  }).then(reply);
+}
+
+async function createOk(base: string, body: Record<string, unknown>): Promise<any> {
+  const created = await create(base, body);
+  expect(
+    created.status,
+    `creating ${JSON.stringify(body)} must answer 201: ${JSON.stringify(created.body)}`,
+  ).toBe(201);
+  return created.body;
+}
+
+const visit = (base: string, code: string, userAgent = 'test-agent') =>
+  fetch(`${base}/${code}`, { redirect: 'manual', headers: { 'user-agent': userAgent } });
+
+const stats = (base: string, code: string) => fetch(`${base}/api/links/${code}`).then(reply);
+
+const remove = (base: string, code: string, token?: string) =>
+  fetch(`${base}/api/links/${code}`, {
+    method: 'DELETE',
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  }).then(reply);
+
+/** A TCP proxy that delays every reply from the server by `delayMs`: one round trip costs that much. */
+async function startSlowProxy(delayMs: number) {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(redis.port, redis.host);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.on('data', (chunk) => setTimeout(() => client.writable && client.write(chunk), delayMs));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  const listening = await listen(server);
+  return {
+    port: listening.port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await listening.close();
+    },
+  };
+}
+
+describe('creating links and following them', () => {
+  it('creates a link (201) and redirects to it with a 302', async () => {
+    const app = await start();
+    const created = await create(app.url, { url: 'https://example.com/some/page?x=1' });
+    expect(created.status, 'POST /api/links answers 201 Created').toBe(201);
+    const { code, shortUrl, url, expiresAt, deleteToken } = created.body;
+    expect(code, 'a generated code is 8 base62 characters').toMatch(/^[0-9A-Za-z]{8}$/);
+    expect(shortUrl, 'shortUrl is this server plus the code').toBe(`${app.url}/${code}`);
+    expect(url).toBe('https://example.com/some/page?x=1');
+    expect(expiresAt, 'a link without ttlSeconds never expires').toBeNull();
+    expect(
+      typeof deleteToken === 'string' && deleteToken.length >= 16,
+      'a deleteToken of 16+ characters',
+    ).toBe(true);
+
+    const response = await visit(app.url, code);
+    expect(response.status, 'GET /:code answers 302 Found (not 301, which browsers cache)').toBe(302);
+    expect(response.headers.get('location')).toBe('https://example.com/some/page?x=1');
+  });
+
+  it('stores the normalised URL and gives different codes to different links', async () => {
+    const app = await start();
+    const a = await createOk(app.url, { url: 'HTTPS://Example.COM' });
+    const b = await createOk(app.url, { url: 'HTTPS://Example.COM' });
+    expect(a.url, 'the WHATWG-normalised form is stored').toBe('https://example.com/');
+    expect(a.code, 'each creation gets its own code').not.toBe(b.code);
+  });
+
+  it('keeps each link as a Redis hash under <prefix>link:<code>, without the delete token in clear', async () => {
+    const app = await start();
+    const { code, deleteToken } = await createOk(app.url, { url: 'https://example.com/' });
+    const client = redis.client();
+    const key = `${prefix}link:${code}`;
+    expect(await client.type(key), `${key} must be a hash`).toBe('hash');
+    const fields = await client.hgetall(key);
+    expect(fields.url).toBe('https://example.com/');
+    expect(Object.values(fields), 'store a hash of the delete token, never the token').not.toContain(
+      deleteToken,
+    );
+    expect(await client.ttl(key), 'a link without ttlSeconds has no expiry').toBe(-1);
+  });
+
+  it('answers 404 for unknown codes and paths that cannot be codes', async () => {
+    const app = await start();
+    for (const path of [
+      '/zzzzzzzz',
+      '/no',
+      '/a/b',
+      '/%00abc',
+      `/${'x'.repeat(40)}`,
+      '/api/links/nothing-here',
+    ]) {
+      const response = await fetch(app.url + path, { redirect: 'manual' });
+      expect(response.status, `GET ${path}`).toBe(404);
+      await response.body?.cancel();
+    }
+  });
+
+  it('expires a link after ttlSeconds: 404 afterwards, even for a cached link', async () => {
+    const app = await start();
+    const before = Date.now();
+    const { code, expiresAt } = await createOk(app.url, { url: 'https://example.com/soon', ttlSeconds: 1 });
+    const expires = Date.parse(expiresAt);
+    expect(expires, 'expiresAt is an ISO date about ttlSeconds from now').toBeGreaterThanOrEqual(
+      before + 900,
+    );
+    expect(expires).toBeLessThanOrEqual(Date.now() + 1100);
+    expect(
+      await redis.client().pttl(`${prefix}link:${code}`),
+      'the hash carries a Redis TTL',
+    ).toBeGreaterThan(0);
+    expect((await visit(app.url, code)).status, 'followed before it expires (and now cached)').toBe(302);
+    await waitFor('the expired link to answer 404', async () => (await visit(app.url, code)).status === 404, {
+      timeoutMs: 5000,
+    });
+    expect((await stats(app.url, code)).status, 'its statistics are gone too').toBe(404);
+  });
+});
+
+describe('aliases', () => {
+  it('uses a free alias as the code and answers 409 when it is taken', async () => {
+    const app = await start();
+    const first = await createOk(app.url, { url: 'https://example.com/a', alias: 'my-launch_2026' });
+    expect(first.code).toBe('my-launch_2026');
+    expect(first.shortUrl).toBe(`${app.url}/my-launch_2026`);
+    expect((await visit(app.url, 'my-launch_2026')).headers.get('location')).toBe('https://example.com/a');
+    const again = await create(app.url, { url: 'https://example.com/b', alias: 'my-launch_2026' });
+    expect(again.status, 'a taken alias answers 409 Conflict').toBe(409);
+    expect(again.body?.error, 'with an error message').toMatch(/\S/);
+    expect(
+      (await visit(app.url, 'my-launch_2026')).headers.get('location'),
+      'the first link is untouched',
+    ).toBe('https://example.com/a');
+  });
+
+  it('gives one of 20 racing creations of the same alias the alias, and 409 to the rest', async () => {
+    const app = await start();
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        create(app.url, { url: `https://example.com/${i}`, alias: 'race' }),
+      ),
+    );
+    expect(
+      replies.filter((r) => r.status === 201),
+      'exactly one winner',
+    ).toHaveLength(1);
+    expect(
+      replies.filter((r) => r.status === 409),
+      'and 19 conflicts',
+    ).toHaveLength(19);
+  });
+
+  it('refuses malformed aliases with 400', async () => {
+    const app = await start();
+    for (const alias of [
+      'ab',
+      'x'.repeat(33),
+      'has space',
+      'semi;colon',
+      'dot.ted',
+      'émoji',
+      'a/b',
+      42,
+      '',
+    ]) {
+      const created = await create(app.url, { url: 'https://example.com/', alias });
+      expect(created.status, `alias ${JSON.stringify(alias)}`).toBe(400);
+      expect(created.body?.error, 'an error that says what is wrong').toMatch(/alias/i);
+    }
+  });
+});
+
+describe('bad and hostile input', () => {
+  it('answers 400 with an error for malformed bodies', async () => {
+    const app = await start();
+    const bodies = ['{"url": ', 'not json', '', '[]', '"https://example.com"', 'null', '{}', '{"url": 5}'];
+    for (const body of bodies) {
+      const created = await create(app.url, body);
+      expect(created.status, `body ${JSON.stringify(body)}`).toBe(400);
+      expect(typeof created.body?.error, 'the answer is {"error": "..."}').toBe('string');
+    }
+  });
+
+  it('refuses hostile and invalid URLs with 400 and an error naming the problem', async () => {
+    const app = await start();
+    const hostile = [
+      'javascript:alert(document.cookie)',
+      'data:text/html,<script>alert(1)</script>',
+      'file:///etc/passwd',
+      'https://user:password@example.com/',
+      'http://127.0.0.1:6379/',
+      'http://localhost/',
+      'http://10.0.0.8/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]/',
+      '//example.com',
+      `https://example.com/${'a'.repeat(2100)}`,
+    ];
+    for (const url of hostile) {
+      const created = await create(app.url, { url });
+      expect(created.status, `${url.slice(0, 60)} must be refused`).toBe(400);
+      expect(created.body?.error, 'the error names the url').toMatch(/url/i);
+    }
+  });
+
+  it('refuses bad ttlSeconds with 400', async () => {
+    const app = await start();
+    for (const ttlSeconds of [0, -1, 1.5, '60', 10 * 365 * 86_400 + 1]) {
+      const created = await create(app.url, { url: 'https://example.com/', ttlSeconds });
+      expect(created.status, `ttlSeconds ${JSON.stringify(ttlSeconds)}`).toBe(400);
+      expect(created.body?.error).toMatch(/ttlSeconds/);
+    }
+  });
+
+  it('answers 413 to a body over 16 KiB', async () => {
+    const app = await start();
+    const created = await create(app.url, { url: 'https://example.com/', padding: 'x'.repeat(20_000) });
+    expect(created.status, 'an oversized body is refused with 413').toBe(413);
+  });
+
+  it('answers 405 to methods a path does not support', async () => {
+    const app = await start();
+    const { code } = await createOk(app.url, { url: 'https://example.com/' });
+    for (const [method, path] of [
+      ['GET', '/api/links'],
+      ['PUT', `/api/links/${code}`],
+      ['POST', `/${code}`],
+    ] as const) {
+      const response = await fetch(app.url + path, { method, redirect: 'manual' });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      await response.body?.cancel();
+    }
+  });
+});
+
+describe('statistics', () => {
+  it('counts clicks and unique visitors (HyperLogLog) without slowing the redirect', async () => {
+    const app = await start();
+    const { code, url } = await createOk(app.url, { url: 'https://example.com/stats' });
+    const fresh = await stats(app.url, code);
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({ code, url, clicks: 0, uniqueVisitors: 0, expiresAt: null });
+    expect(new Date(fresh.body.createdAt).toISOString(), 'createdAt is an ISO date').toBe(
+      fresh.body.createdAt,
+    );
+
+    for (const agent of ['alice', 'bob', 'alice', 'carol', 'alice']) {
+      const response = await visit(app.url, code, agent);
+      expect(response.status).toBe(302);
+    }
+    const counted = await waitFor('5 clicks to be counted', async () => {
+      const s = await stats(app.url, code);
+      return s.body.clicks === 5 ? s : undefined;
+    });
+    expect(counted.body.uniqueVisitors, 'three different visitors (address + User-Agent)').toBe(3);
+  });
+});
+
+describe('deleting links', () => {
+  it('deletes with the bearer deleteToken: 401 without one, 403 with a wrong one, 204 with the right one', async () => {
+    const app = await start();
+    const { code, deleteToken } = await createOk(app.url, { url: 'https://example.com/del' });
+    const anonymous = await remove(app.url, code);
+    expect(anonymous.status, 'no Authorization header: 401').toBe(401);
+    expect(anonymous.headers.get('www-authenticate'), '401 says how to authenticate').toMatch(/Bearer/);
+    const wrong = await remove(app.url, code, 'not-the-token');
+    expect(wrong.status, 'a wrong token: 403').toBe(403);
+    expect((await visit(app.url, code)).status, 'a refused delete leaves the link working').toBe(302);
+
+    const done = await remove(app.url, code, deleteToken);
+    expect(done.status, 'the right token: 204 No Content').toBe(204);
+    expect((await visit(app.url, code)).status, 'a deleted link answers 404').toBe(404);
+    expect((await stats(app.url, code)).status).toBe(404);
+    expect((await remove(app.url, code, deleteToken)).status, 'deleting it again: 404').toBe(404);
+    expect(await redis.client().exists(`${prefix}link:${code}`), 'the hash is gone from Redis').toBe(0);
+  });
+
+  it("one link's token does not delete another link", async () => {
+    const app = await start();
+    const a = await createOk(app.url, { url: 'https://example.com/a' });
+    const b = await createOk(app.url, { url: 'https://example.com/b' });
+    expect((await remove(app.url, b.code, a.deleteToken)).status).toBe(403);
+  });
+});
+
+describe('rate limiting creation', () => {
+  it('answers 429 with Retry-After past createsPerMinute, and lets the client in again next minute', async () => {
+    const clock = new ManualClock(1_800_000_000_000 + 15_000);
+    const app = await start({ createsPerMinute: 3, clock });
+    for (let i = 0; i < 3; i++) await createOk(app.url, { url: `https://example.com/${i}` });
+    const limited = await create(app.url, { url: 'https://example.com/4' });
+    expect(limited.status, 'the 4th creation in a minute is refused').toBe(429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter), 'Retry-After is a whole number of seconds').toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.body?.error).toMatch(/\S/);
+    clock.advance(60_000);
+    expect((await create(app.url, { url: 'https://example.com/5' })).status, 'a minute later: allowed').toBe(
+      201,
+    );
+  });
+
+  it('does not limit redirects', async () => {
+    const app = await start({ createsPerMinute: 1 });
+    const { code } = await createOk(app.url, { url: 'https://example.com/' });
+    for (let i = 0; i < 10; i++) expect((await visit(app.url, code)).status).toBe(302);
+  });
+});
+
+describe('state lives in Redis only', () => {
+  it('gives 500 concurrent creations 500 different codes', async () => {
+    const app = await start();
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => create(app.url, { url: `https://example.com/${i}` })),
+    );
+    expect(
+      replies.filter((r) => r.status === 201),
+      'every creation succeeds',
+    ).toHaveLength(500);
+    expect(new Set(replies.map((r) => r.body.code)).size, 'and no two share a code').toBe(500);
+  }, 30_000);
+
+  it('keeps every link across a restart', async () => {
+    const first = await start();
+    const { code, deleteToken } = await createOk(first.url, { url: 'https://example.com/kept' });
+    await visit(first.url, code);
+    await first.close();
+
+    const second = await start();
+    expect((await visit(second.url, code)).headers.get('location'), 'the link survived the restart').toBe(
+      'https://example.com/kept',
+    );
+    await waitFor('both clicks counted', async () => (await stats(second.url, code)).body.clicks === 2);
+    const next = await createOk(second.url, { url: 'https://example.com/new' });
+    expect(next.code, 'the restarted service does not hand out an old code').not.toBe(code);
+    expect((await remove(second.url, code, deleteToken)).status, 'the old delete token still works').toBe(
+      204,
+    );
+  });
+
+  it('serves the same links from two instances', async () => {
+    const a = await start();
+    const b = await start();
+    const { code } = await createOk(a.url, { url: 'https://example.com/shared' });
+    expect((await visit(b.url, code)).headers.get('location'), 'B redirects a link made on A').toBe(
+      'https://example.com/shared',
+    );
+    const fromB = await createOk(b.url, { url: 'https://example.com/from-b' });
+    expect(fromB.code).not.toBe(code);
+    expect((await visit(a.url, fromB.code)).status).toBe(302);
+  });
+});
+
+describe('the hot-link cache', () => {
+  it('serves a link it has seen from memory, and only maxEntries links', async () => {
+    const app = await start({ cache: { maxEntries: 2, ttlMs: 60_000 } });
+    const codes = [];
+    for (const n of [1, 2, 3])
+      codes.push((await createOk(app.url, { url: `https://example.com/${n}` })).code);
+    for (const code of codes) expect((await visit(app.url, code)).status).toBe(302);
+    // Remove the links behind the service's back: only the cache can answer now.
+    await redis.client().del(...codes.map((c) => `${prefix}link:${c}`));
+    expect((await visit(app.url, codes[2])).status, 'the most recent link is served from the cache').toBe(
+      302,
+    );
+    expect((await visit(app.url, codes[0])).status, 'the oldest fell out of a 2-entry cache').toBe(404);
+  });
+
+  it('forgets a cached link after the cache TTL', async () => {
+    const clock = new ManualClock(Date.now());
+    const app = await start({ cache: { maxEntries: 100, ttlMs: 5000 }, clock });
+    const { code } = await createOk(app.url, { url: 'https://example.com/ttl' });
+    await visit(app.url, code);
+    await redis.client().del(`${prefix}link:${code}`);
+    expect((await visit(app.url, code)).status, 'still fresh in the cache').toBe(302);
+    clock.advance(5000);
+    expect((await visit(app.url, code)).status, 'after ttlMs the cache asks Redis again').toBe(404);
+  });
+
+  it('with the cache off, every redirect reads Redis', async () => {
+    const app = await start({ cache: false });
+    const { code } = await createOk(app.url, { url: 'https://example.com/nocache' });
+    await visit(app.url, code);
+    await redis.client().del(`${prefix}link:${code}`);
+    expect((await visit(app.url, code)).status).toBe(404);
+  });
+
+  it('a delete on instance A makes instance B answer 404 within 100 ms (pub/sub invalidation)', async () => {
+    const a = await start();
+    const b = await start();
+    const { code, deleteToken } = await createOk(a.url, { url: 'https://example.com/gone' });
+    expect((await visit(b.url, code)).status, 'B has the link in its cache now').toBe(302);
+    expect((await visit(a.url, code)).status).toBe(302);
+    expect((await remove(a.url, code, deleteToken)).status).toBe(204);
+    await waitFor(
+      'B to answer 404 for the deleted link',
+      async () => (await visit(b.url, code)).status === 404,
+      {
+        timeoutMs: 100,
+        intervalMs: 5,
+      },
+    );
+    expect((await visit(a.url, code)).status, 'and A too').toBe(404);
+  });
+});
+
+describe('redirects wait on at most one Redis round trip', () => {
+  it('a cold redirect takes one round trip, a hot one none; clicks are still counted', async () => {
+    const direct = await start();
+    const { code } = await createOk(direct.url, { url: 'https://example.com/fast' });
+    const slow = await startSlowProxy(400);
+    try {
+      const behindSlowRedis = await start({ redisUrl: redisVia(slow.port) });
+      let t0 = performance.now();
+      expect((await visit(behindSlowRedis.url, code)).status).toBe(302);
+      const cold = performance.now() - t0;
+      expect(cold, 'a link not in the cache: one round trip (400 ms here), not two').toBeLessThan(750);
+
+      t0 = performance.now();
+      expect((await visit(behindSlowRedis.url, code)).status).toBe(302);
+      const hot = performance.now() - t0;
+      expect(hot, 'a cached link answers without waiting for Redis, analytics included').toBeLessThan(250);
+
+      await waitFor(
+        'both clicks to be counted',
+        async () => (await stats(direct.url, code)).body.clicks === 2,
+        {
+          timeoutMs: 5000,
+        },
+      );
+    } finally {
+      for (const instance of running.splice(0)) await instance.close();
+      await slow.close();
+    }
+  }, 20_000);
+});
+
+describe('when Redis goes away', () => {
+  it('answers 503 at once, keeps hot links working, and recovers by itself', async () => {
+    const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
+    try {
+      const app = await start({ redisUrl: redisVia(proxy.port) });
+      const hot = await createOk(app.url, { url: 'https://example.com/hot' });
+      const cold = await createOk(app.url, { url: 'https://example.com/cold' });
+      expect((await visit(app.url, hot.code)).status).toBe(302);
+
+      proxy.refuse(true);
+      proxy.cut();
+      const t0 = performance.now();
+      const redirect = await visit(app.url, cold.code);
+      expect(redirect.status, 'an uncached redirect while Redis is down: 503').toBe(503);
+      expect(redirect.headers.get('retry-after'), '503 carries Retry-After').toMatch(/^\d+$/);
+      expect((await create(app.url, { url: 'https://example.com/x' })).status, 'creating: 503').toBe(503);
+      expect((await stats(app.url, cold.code)).status, 'statistics: 503').toBe(503);
+      expect((await remove(app.url, cold.code, cold.deleteToken)).status, 'deleting: 503').toBe(503);
+      expect(performance.now() - t0, 'failing fast: no request waits for Redis to come back').toBeLessThan(
+        5000,
+      );
+      expect((await visit(app.url, hot.code)).status, 'a link in the cache still redirects').toBe(302);
+
+      proxy.refuse(false);
+      await waitFor(
+        'the service to recover once Redis is back',
+        async () => (await visit(app.url, cold.code)).status === 302,
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect(
+        (await create(app.url, { url: 'https://example.com/after' })).status,
+        'creating works again',
+      ).toBe(201);
+    } finally {
+      for (const instance of running.splice(0)) await instance.close();
+      await proxy.close();
+    }
+  }, 30_000);
+});
