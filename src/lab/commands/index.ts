@@ -34,4 +34,53 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       return { run: m.mutateCommand, help: m.mutateHelp };
     },
   },
+  progress: {
+    summary: 'your progress: every chapter and exercise, and the next one to do',
+    load: async () => {
+      const m = await import('./progress.js');
+      return { run: m.progressCommand, help: m.progressHelp };
+    },
+  },
+  hint: {
+    summary: 'the next hint for an exercise',
+    load: async () => {
+      const m = await import('./hint.js');
+      return { run: m.hintCommand, help: m.hintHelp };
+    },
+  },
+  reset: {
+    summary: 'restore an exercise’s stub (keeps a backup of your version)',
+    load: async () => {
+      const m = await import('./reset.js');
+      return { run: m.resetCommand, help: m.resetHelp };
+    },
+  },
+  solution: {
+    summary: 'the reference solution of an exercise you have solved',
+    load: async () => {
+      const m = await import('./solution.js');
+      return { run: m.solutionCommand, help: m.solutionHelp };
+    },
+  },
+  serve: {
+    summary: 'start a server exercise by hand',
+    load: async () => {
+      const m = await import('./serve.js');
+      return { run: m.serveCommand, help: m.serveHelp };
+    },
+  },
+  bench: {
+    summary: 'load-test an exercise against its baseline',
+    load: async () => {
+      const m = await import('./bench.js');
+      return { run: m.benchCommand, help: m.benchHelp };
+    },
+  },
+  grade: {
+    summary: 'grade learners’ copies of the course (instructors)',
+    load: async () => {
+      const m = await import('./grade.js');
+      return { run: m.gradeCommand, help: m.gradeHelp };
+    },
+  },
 };
