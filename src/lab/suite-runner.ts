@@ -3,10 +3,11 @@
  * Every command that runs tests (test, progress --check, verify, grade) goes through here.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { type RedisHandle, startRedis } from '../testing/redis-server.js';
 import { courseRoot } from './course.js';
 import type { RunResults } from './results.js';
 import { HIDDEN_ENV, TARGET_ENV, type Target } from './target.js';
@@ -70,6 +71,26 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     if (options.target.hiddenDir) env[HIDDEN_ENV] = options.target.hiddenDir;
     else delete env[HIDDEN_ENV];
   }
+  // Redis starts here, while Vitest boots, and reaches the run's global setup through a file.
+  let redis: Promise<RedisHandle | undefined> | undefined;
+  if (options.needsRedis && !env.REDIS_URL) {
+    const handoff = path.join(scratch, 'redis.json');
+    env.LAB_REDIS_HANDOFF = handoff;
+    const write = (value: object) => {
+      writeFileSync(`${handoff}.tmp`, JSON.stringify(value));
+      renameSync(`${handoff}.tmp`, handoff);
+    };
+    redis = startRedis({ env }).then(
+      (handle) => {
+        write({ url: handle.url, source: handle.source });
+        return handle;
+      },
+      (error: Error) => {
+        write({ problem: error.message });
+        return undefined;
+      },
+    );
+  }
   const capture = options.output === 'capture';
   // A time-limited run gets its own process group, so the limit can end Vitest's workers too.
   const detached = options.timeoutMs !== undefined;
@@ -106,6 +127,7 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
   if (timer) clearTimeout(timer);
   if (detached) killGroup(child.pid); // workers a hung test left behind
   process.off('SIGINT', ignore);
+  (await redis)?.release();
 
   const results = existsSync(resultsFile)
     ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as RunResults)

@@ -25,8 +25,13 @@ export interface RedisHandle {
   readonly url: string;
   /** Where it came from, for messages: `REDIS_URL`, `container lab-redis:local`, `redis-server 7.0.15`. */
   readonly source: string;
-  /** Stops what this handle started; a no-op for `REDIS_URL`. Safe to call twice. */
+  /** Stops what this handle started and waits until it is gone; a no-op for `REDIS_URL`. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Hands the clean-up to the watchdog, which removes the container or server in the background
+   * after this call returns: for the end of a run, where nobody needs to wait for the removal.
+   */
+  release(): void;
 }
 
 /** Raised when no way of getting Redis worked; its message tells the learner what to do. */
@@ -64,7 +69,8 @@ export interface StartRedisOptions {
 /** Finds or starts a Redis (see the module comment for the order). */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
   const env = options.env ?? process.env;
-  if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'REDIS_URL', stop: async () => {} };
+  if (env.REDIS_URL)
+    return { url: env.REDIS_URL, source: 'REDIS_URL', stop: async () => {}, release: () => {} };
 
   const attempts: string[] = [];
   const image = env.LAB_REDIS_IMAGE || DEFAULT_REDIS_IMAGE;
@@ -131,20 +137,29 @@ function which(command: string, searchPath = ''): string | undefined {
   return undefined;
 }
 
-/**
- * Starts a detached shell that runs `cleanup` once this process's end closes its stdin.
- * Returns a function that disarms it (for a clean stop that already did the work).
- */
-function watchdog(cleanup: string): () => void {
+/** A detached shell that runs its clean-up once this process ends (or {@link Watchdog.fire} is called). */
+interface Watchdog {
+  /** Cancels it, for a clean stop that already did the work. */
+  disarm(): void;
+  /** Runs the clean-up now, in the background. */
+  fire(): void;
+}
+
+/** Starts a detached shell that runs `cleanup` once this process's end closes its stdin. */
+function watchdog(cleanup: string): Watchdog {
   const child = spawn('sh', ['-c', `read _ignored; ${cleanup}`], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
+  child.on('error', () => {});
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
-  return () => {
-    child.kill('SIGKILL');
-    child.stdin?.destroy();
+  return {
+    disarm: () => {
+      child.kill('SIGKILL');
+      child.stdin?.destroy();
+    },
+    fire: () => child.stdin?.end(),
   };
 }
 
@@ -153,7 +168,7 @@ async function startContainer(image: string): Promise<RedisHandle> {
   sweepOrphans();
   // Armed before the container exists: a Ctrl-C during start-up must not leak it either.
   const owner = `org.system-design-lab.owner=${process.pid}-${Date.now()}`;
-  const disarm = watchdog(`docker rm -f -v $(docker ps -aq --filter label=${owner}) >/dev/null 2>&1`);
+  const guard = watchdog(`docker rm -f -v $(docker ps -aq --filter label=${owner}) >/dev/null 2>&1`);
   const [ownerKey = '', ownerValue = ''] = owner.split('=');
   let container: Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
   try {
@@ -169,7 +184,7 @@ async function startContainer(image: string): Promise<RedisHandle> {
       .withStartupTimeout(60_000)
       .start();
   } catch (error) {
-    disarm();
+    guard.fire(); // it may exist half-started
     throw error;
   }
   let stopped: Promise<void> | undefined;
@@ -177,7 +192,10 @@ async function startContainer(image: string): Promise<RedisHandle> {
     url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
     source: `container ${image}`,
     stop: () =>
-      (stopped ??= container.stop({ timeout: 0, remove: true, removeVolumes: true }).then(() => disarm())),
+      (stopped ??= container
+        .stop({ timeout: 0, remove: true, removeVolumes: true })
+        .then(() => guard.disarm())),
+    release: () => guard.fire(),
   };
 }
 
@@ -252,9 +270,12 @@ async function startRedisServer(binary: string, attemptsLeft = 3): Promise<Redis
     stop: () =>
       (stopped ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
+        child.ref(); // keep this process alive until the server has really gone
         child.once('exit', () => resolve());
         child.stdin?.end();
       })),
+    // The shell kills the server when its stdin closes; nobody has to wait for it.
+    release: () => child.stdin?.end(),
   };
 }
 
