@@ -175,11 +175,22 @@ describe('parsing client messages', () => {
 
   it('never throws on arbitrary strings, and junk is always bad-request', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (raw) => {
-        const result = parseClientMessage(raw);
-        expect(result.ok, `the junk ${JSON.stringify(raw)} was accepted`).toBe(false);
-        if (!result.ok) expect(result.error.code).toBe('bad-request');
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.string({ unit: 'binary-ascii', maxLength: 200 }),
+          fc.string({ unit: 'grapheme', maxLength: 100 }),
+          fc.string({ unit: 'binary', maxLength: 20 }), // any code point, lone surrogates too
+        ),
+        (raw) => {
+          const result = parseClientMessage(raw);
+          if (result.ok || result.error.code !== 'bad-request') {
+            expect.fail(
+              `the junk ${JSON.stringify(raw)} must give bad-request, got ${JSON.stringify(result)}`,
+            );
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
