@@ -71,6 +71,7 @@ describe('withRateLimit: HTTP 429 and the RateLimit headers', () => {
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const body = (await res.json()) as { error?: unknown };
     expect(typeof body.error, 'the body says what happened').toBe('string');
+    expect(String(body.error).length, 'in words, not an empty string').toBeGreaterThan(5);
     expect(handled, 'a denied request must never reach the handler').toBe(0);
   });
 
@@ -109,6 +110,11 @@ describe('withRateLimit: HTTP 429 and the RateLimit headers', () => {
     await server?.close();
     const closed = await fetch(await serve({ limiter: broken().limiter, onLimiterError: 'reject' }));
     expect(closed.status, 'fail closed: 503').toBe(503);
+    const body = (await closed.json()) as { error?: unknown };
+    expect(
+      String(body.error ?? '').length,
+      'a JSON body that says the limiter is unavailable',
+    ).toBeGreaterThan(5);
     expect(handled, 'and the handler is not called').toBe(0);
   });
 

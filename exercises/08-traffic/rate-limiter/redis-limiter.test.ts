@@ -141,6 +141,12 @@ describe('a rate limiter on Redis', () => {
         RangeError,
       );
     }
+    expect(() => createRedisLimiter(client, { limit: 0, windowMs: 1000 }), 'name the option').toThrow(
+      /limit/,
+    );
+    expect(() => createRedisLimiter(client, { limit: 1, windowMs: 0 }), 'name the option').toThrow(
+      /windowMs/,
+    );
     const limiter = createRedisLimiter(client, { limit: 1, windowMs: 1000 });
     await expect(limiter.take(''), 'an empty key').rejects.toThrow(TypeError);
   });

@@ -140,6 +140,14 @@ describe('TokenBucket (in memory, injected clock)', () => {
       () => new TokenBucket({ capacity: -3, refillPerSecond: 1, clock }),
       'the message shows the value',
     ).toThrow(/-3/);
+    expect(() => new TokenBucket({ capacity: 0, refillPerSecond: 1, clock }), 'name the option').toThrow(
+      /capacity/,
+    );
+    expect(() => new TokenBucket({ capacity: 1, refillPerSecond: 0, clock }), 'name the option').toThrow(
+      /refillPerSecond/,
+    );
+    expect(() => b.tryTake(-2), 'the message names the cost').toThrow(/cost/);
+    expect(() => b.msUntil(-2), 'the message names the cost').toThrow(/cost/);
   });
 
   it('property: over any schedule, admitted cost never exceeds capacity + rate × elapsed time', () => {
