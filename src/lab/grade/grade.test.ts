@@ -96,8 +96,12 @@ beforeAll(async () => {
     path.join(courseRoot, 'solutions/00-setup'),
   );
 
+  // Hidden suites are copied out of fixtures/ (which Vitest's config excludes).
+  cpSync(path.join(import.meta.dirname, 'fixtures/hidden'), path.join(work, 'hidden'), { recursive: true });
+
   const started = Date.now();
   const list = await gradeAll({
+    hiddenDir: path.join(work, 'hidden'),
     course,
     exercises: chapter,
     paths: [path.join(work, 'class')],
@@ -120,6 +124,17 @@ describe('the grader on chapter 00', () => {
     const g = grades.get('full-marks');
     expect(g?.score, 'the reference solutions must earn every point').toBe(g?.maxScore);
     expect(g?.maxScore).toBe(15);
+  });
+
+  it('runs hidden suites with the exercise’s tests, shown to learners only after publishing', () => {
+    const lab = exercise('full-marks', LAB);
+    const hidden = lab.tests.filter((t) => t.hidden);
+    expect(hidden.map((t) => t.name)).toEqual(['p100 is the largest sample (a grading-only test)']);
+    expect(lab.score).toBe(5);
+    const gradescope = JSON.parse(readFileSync(path.join(work, 'out/full-marks/gradescope.json'), 'utf8'));
+    const shown = gradescope.tests.filter((t: { visibility: string }) => t.visibility === 'after_published');
+    expect(shown).toHaveLength(1);
+    expect(readFileSync(path.join(work, 'out/fresh/report.md'), 'utf8')).not.toMatch(/p100 is the largest/);
   });
 
   it('gives 0 to a fresh copy, every exercise "not implemented"', () => {
@@ -188,9 +203,8 @@ describe('the grader on chapter 00', () => {
     expect(exercism.tests[0]).toMatchObject({ name: LAB, status: 'error', task_id: LAB });
     const gradescope = JSON.parse(readFileSync(path.join(out, 'full-marks/gradescope.json'), 'utf8'));
     expect(gradescope).toMatchObject({ score: 15, max_score: 15 });
-    expect(gradescope.tests.every((t: { visibility: string }) => t.visibility === 'visible')).toBe(true);
     const junit = readFileSync(path.join(out, 'fresh/junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testsuite name="00-setup\/lab-check" tests="10" failures="10"/);
+    expect(junit).toMatch(/<testsuite name="00-setup\/lab-check" tests="11" failures="11"/);
     const csv = readFileSync(path.join(out, 'gradebook.csv'), 'utf8').split('\n');
     expect(csv[0]).toBe('learner,00-setup,total,max_score');
     expect(csv).toContain('full-marks,15,15,15');

@@ -99,6 +99,7 @@ async function gradeOne(
 
   const testFilesOf = (e: Exercise) => [...e.testFiles, ...hiddenSuites(options.hiddenDir, e)];
   const runnable = options.exercises.filter((e) => !sandbox.problems.has(e.id));
+  const exerciseOfFile = new Map(runnable.flatMap((e) => testFilesOf(e).map((f) => [f, e.id] as const)));
   const needsRedis = runnable.some((e) => e.manifest.needs.includes('redis'));
   const env: NodeJS.ProcessEnv = {};
   if (needsRedis && !process.env.REDIS_URL) {
@@ -123,6 +124,7 @@ async function gradeOne(
           memoryMb: options.memoryMb,
           cacheDir: path.join(work, 'module-cache'),
           env,
+          groupOf: (file) => exerciseOfFile.get(file) ?? file,
         });
   const exercises = options.exercises.map((e) => {
     const problem = sandbox.problems.get(e.id);

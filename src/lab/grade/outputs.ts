@@ -55,8 +55,8 @@ export function gradescopeResults(grade: SubmissionGrade) {
         ]
       : e.tests.map((t) => ({
           name: `${e.id} › ${t.name}`,
-          score: round(t.score),
-          max_score: round(t.maxScore),
+          score: Math.round(t.score * 10_000) / 10_000,
+          max_score: Math.round(t.maxScore * 10_000) / 10_000,
           status: t.status === 'passed' ? 'passed' : 'failed',
           ...(t.status === 'passed'
             ? {}

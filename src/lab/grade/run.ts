@@ -38,6 +38,11 @@ export interface SubmissionRunOptions {
   /** Where Vitest may cache transformed modules (a temp folder; never the course's own cache). */
   readonly cacheDir: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Files that score together (one exercise's suites): once one of them hangs or crashes, the
+   * others are not run, since the exercise scores 0 anyway.
+   */
+  readonly groupOf?: (file: string) => string;
 }
 
 const GRADE_REPORTER = path.join(import.meta.dirname, 'grade-reporter.ts');
@@ -82,6 +87,15 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
       });
       const settled = settle(readEvents(eventsFile), pending);
       for (const [file, verdict] of settled) verdicts.set(file, verdict);
+      for (const [file, verdict] of settled) {
+        if (verdict.kind === 'ran' || !options.groupOf) continue;
+        const group = options.groupOf(file);
+        for (const other of options.files.filter((f) => !verdicts.has(f) && options.groupOf?.(f) === group))
+          verdicts.set(other, {
+            kind: 'lost',
+            message: `not run, because ${path.basename(file)} of the same exercise failed first`,
+          });
+      }
       // Files that did not settle run again in the next round, unless this round ended for another
       // reason than a file's time limit (then Vitest itself is failing) or settled nothing at all.
       const silent = pending.filter((f) => !verdicts.has(f));

@@ -77,11 +77,18 @@ export function gradeExercise(
   });
   if (options.problem) return failed(options.problem);
 
+  // The most telling problem first: a file that hung or crashed, before one that was not run.
+  const problems = files
+    .map(([file, verdict]) => ({
+      verdict,
+      reason: fileProblem(path.basename(file), verdict, options.memoryMb),
+    }))
+    .filter((p) => p.reason)
+    .sort((a, b) => Number(a.verdict?.kind === 'lost') - Number(b.verdict?.kind === 'lost'));
+  if (problems[0]?.reason) return failed(problems[0].reason);
+
   const tests: Omit<TestGrade, 'score' | 'maxScore'>[] = [];
-  for (const [file, verdict] of files) {
-    const name = path.basename(file);
-    const reason = fileProblem(name, verdict, options.memoryMb);
-    if (reason) return failed(reason);
+  for (const [, verdict] of files) {
     if (verdict?.kind !== 'ran') continue;
     for (const t of verdict.outcome.tests) {
       const output = verdict.output[t.name];
