@@ -4,7 +4,7 @@
  * - baseline: a bare `ws` server on one instance that sends every frame to every connection;
  * - the chat: 2 instances sharing Redis, 100 receivers on each, the sender on the first.
  *
- * The sender keeps at most 50 messages in flight (it waits for its own copy to come back), so the
+ * The sender keeps at most 10 messages in flight (it waits for its own copy to come back), so the
  * measure is sustained delivery, not how much can be queued. Every receiver records the delay from
  * send to receipt. Then the memory one idle connection costs a chat instance (clients in a child
  * process, so only the server's side is counted).
@@ -19,7 +19,7 @@ import { type BenchContext, comparisonTable, type Measurement } from '../../../s
 import { createChatNode } from './cluster.js';
 
 const RECEIVERS = 200;
-const IN_FLIGHT = 50;
+const IN_FLIGHT = 10;
 const IDLE_CONNECTIONS = 2000;
 
 export default async function bench(ctx: BenchContext): Promise<void> {

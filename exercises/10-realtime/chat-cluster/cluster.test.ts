@@ -263,10 +263,12 @@ describe('a chat on several instances sharing Redis', () => {
 
     proxy.refuse(false);
     await waitFor(
-      'a message from A to reach B after Redis came back',
+      'a message from A to reach B and A again after Redis came back',
       async () => {
         ada.send({ type: 'message', room: 'u1', text: 'back' });
-        return bob.received.some((m: any) => m?.type === 'message' && m.text === 'back');
+        const isBack = (m: any) => m?.type === 'message' && m.text === 'back';
+        // B must receive it, and A must too (A's subscription is back, not only its commands).
+        return bob.received.some(isBack) && ada.received.some(isBack);
       },
       { timeoutMs: 15_000, intervalMs: 500 },
     );
