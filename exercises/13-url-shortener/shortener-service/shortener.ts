@@ -20,9 +20,9 @@
  * - `rate:<client>:<minute>`: creations by one client in one clock minute (a fixed window).
  * - channel `invalidate`: the code of every deleted link, so every instance drops it from its cache.
  *
- * The redirect path waits on at most one Redis round trip: a cache hit on none, a miss on one
- * `HGETALL`. Click analytics are sent after the response has gone out (fire and forget, one script
- * call); a redirect never waits for them, and a click lost while Redis is down is accepted.
+ * The redirect path waits on at most one Redis round trip: none for a link in the hot-link cache,
+ * one for a link that is not. Counting the click must not add a wait: pipeline it with the read, or
+ * send it after the response has gone out (and decide what happens to clicks when Redis is down).
  */
 import type { Server } from 'node:http';
 import type { Clock } from './link-cache.js';

@@ -21,8 +21,10 @@
  * - channel `invalidate`: the code of every deleted link, so every instance drops it from its cache.
  *
  * The redirect path waits on at most one Redis round trip: a cache hit on none, a miss on one
- * `HGETALL`. Click analytics are sent after the response has gone out (fire and forget, one script
- * call); a redirect never waits for them, and a click lost while Redis is down is accepted.
+ * `HGETALL`. Clicks are counted in memory and written every {@link CLICK_FLUSH_MS} ms in one
+ * pipeline (one script call per link clicked), after the responses have gone out: a redirect never
+ * waits for analytics. The price: the clicks of the last flush interval are lost if the process
+ * dies, and clicks made while Redis is down are dropped.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -62,6 +64,10 @@ export const ALIAS_PATTERN = /^[A-Za-z0-9_-]{3,32}$/;
 export const MAX_TTL_SECONDS = 10 * 365 * 86_400;
 const MAX_BODY_BYTES = 16 * 1024;
 const WINDOW_MS = 60_000;
+/** How long clicks wait in memory before they are written to Redis together. */
+export const CLICK_FLUSH_MS = 100;
+/** Pending visitors that trigger a flush at once, so a burst cannot grow the buffer without bound. */
+const MAX_PENDING_VISITORS = 1000;
 
 /** What the redirect path needs of a link (the value of the cache). */
 interface CachedLink {
@@ -91,13 +97,13 @@ const SCRIPTS = {
     if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
     return 1`,
   },
-  /** KEYS: link, visitors. ARGV: visitor. Counts a click on a link that still exists. */
-  recordClick: {
+  /** KEYS: link, visitors. ARGV: clicks, visitor, ... Counts clicks on a link that still exists. */
+  recordClicks: {
     numberOfKeys: 2,
     lua: `
     if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-    redis.call('HINCRBY', KEYS[1], 'clicks', 1)
-    redis.call('PFADD', KEYS[2], ARGV[1])
+    redis.call('HINCRBY', KEYS[1], 'clicks', ARGV[1])
+    redis.call('PFADD', KEYS[2], unpack(ARGV, 2))
     local ttl = redis.call('PTTL', KEYS[1])
     if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
     return 1`,
@@ -117,7 +123,6 @@ const SCRIPTS = {
 
 type ScriptedRedis = Redis & {
   createLink(key: string, ttlSeconds: number, ...fieldsAndValues: string[]): Promise<number>;
-  recordClick(link: string, visitors: string, visitor: string): Promise<number>;
   deleteLink(
     link: string,
     visitors: string,
@@ -125,6 +130,10 @@ type ScriptedRedis = Redis & {
     channel: string,
     code: string,
   ): Promise<number>;
+};
+
+type ClickPipeline = ReturnType<Redis['pipeline']> & {
+  recordClicks(link: string, visitors: string, clicks: number, ...visitorIds: string[]): ClickPipeline;
 };
 
 /** Fail fast while Redis is away (503 now beats a request hanging in a queue), and come back alone. */
@@ -176,6 +185,39 @@ export async function createShortener(options: ShortenerOptions): Promise<Shorte
   // Invalidations published while we were disconnected are lost: start the cache afresh.
   subscriber.on('ready', () => cache?.clear());
 
+  const pendingClicks = new Map<string, { clicks: number; visitors: Set<string> }>();
+  let pendingVisitors = 0;
+  let flushTimer: NodeJS.Timeout | undefined;
+
+  function countClick(code: string, visitor: string): void {
+    let pending = pendingClicks.get(code);
+    if (!pending) {
+      pending = { clicks: 0, visitors: new Set() };
+      pendingClicks.set(code, pending);
+    }
+    pending.clicks++;
+    if (!pending.visitors.has(visitor)) {
+      pending.visitors.add(visitor);
+      pendingVisitors++;
+    }
+    if (pendingVisitors >= MAX_PENDING_VISITORS) void flushClicks();
+    else flushTimer ??= setTimeout(flushClicks, CLICK_FLUSH_MS);
+  }
+
+  /** Writes the pending clicks in one pipeline; never rejects (analytics must not break redirects). */
+  async function flushClicks(): Promise<void> {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pendingClicks.size === 0) return;
+    const pipeline = redis.pipeline() as ClickPipeline;
+    for (const [code, { clicks, visitors }] of pendingClicks) {
+      pipeline.recordClicks(keys.link(code), keys.visitors(code), clicks, ...visitors);
+    }
+    pendingClicks.clear();
+    pendingVisitors = 0;
+    await pipeline.exec().catch(() => {});
+  }
+
   async function create(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await enforceCreateLimit(req);
     const body = parseJsonObject(await readBody(req));
@@ -226,22 +268,35 @@ export async function createShortener(options: ShortenerOptions): Promise<Shorte
     }
   }
 
-  async function redirect(code: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let link = cache?.get(code);
-    if (!link) {
-      const stored = await redis.hgetall(keys.link(code));
-      if (!stored.url) throw new HttpError(404, `no link with code ${code}`);
-      link = { url: stored.url, expiresAt: stored.expiresAt ? Number(stored.expiresAt) : null };
-      cache?.set(code, link, link.expiresAt === null ? undefined : link.expiresAt - clock.now());
-    }
+  /** Synchronous on a cache hit (no promise, no await: this is the hot path); one HGETALL on a miss. */
+  function redirect(code: string, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const cached = cache?.get(code);
+    if (cached) return sendRedirect(code, cached, req, res);
+    return loadLink(code).then((link) => sendRedirect(code, link, req, res));
+  }
+
+  async function loadLink(code: string): Promise<CachedLink> {
+    const stored = await redis.hgetall(keys.link(code));
+    if (!stored.url) throw new HttpError(404, `no link with code ${code}`);
+    const link = { url: stored.url, expiresAt: stored.expiresAt ? Number(stored.expiresAt) : null };
+    cache?.set(code, link, link.expiresAt === null ? undefined : link.expiresAt - clock.now());
+    return link;
+  }
+
+  function sendRedirect(
+    code: string,
+    link: CachedLink,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): undefined {
     if (link.expiresAt !== null && link.expiresAt <= clock.now()) {
       cache?.delete(code);
       throw new HttpError(404, `the link ${code} has expired`);
     }
     // 302, not 301: a browser may cache a 301 for good, and its later clicks would never reach us.
     res.writeHead(302, { location: link.url, 'cache-control': 'private, no-store' }).end();
-    const visitor = `${clientOf(req)}|${req.headers['user-agent'] ?? ''}`;
-    redis.recordClick(keys.link(code), keys.visitors(code), visitor).catch(() => {});
+    countClick(code, `${clientOf(req)}|${req.headers['user-agent'] ?? ''}`);
+    return undefined;
   }
 
   async function stats(code: string, res: ServerResponse): Promise<void> {
@@ -276,8 +331,9 @@ export async function createShortener(options: ShortenerOptions): Promise<Shorte
     res.writeHead(204).end();
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  /** Answers the request; the returned promise (if any) settles when the answer has been sent. */
+  function route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
     const method = req.method ?? 'GET';
     if (path === '/api/links') {
       if (method !== 'POST') throw methodNotAllowed('POST');
@@ -296,21 +352,24 @@ export async function createShortener(options: ShortenerOptions): Promise<Shorte
     return redirect(code, req, res);
   }
 
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
-      if (res.headersSent) return;
-      if (error instanceof HttpError)
-        return sendJson(res, error.status, { error: error.message }, error.headers);
-      if (redis.status !== 'ready' || isRedisFailure(error)) {
-        return sendJson(
-          res,
-          503,
-          { error: 'storage is unavailable, try again shortly' },
-          { 'retry-after': '1' },
-        );
-      }
+  /** The answer to a request that failed: its HttpError, 503 when Redis is the cause, else 500. */
+  function fail(res: ServerResponse, error: unknown): void {
+    if (res.headersSent) return;
+    if (error instanceof HttpError) {
+      sendJson(res, error.status, { error: error.message }, error.headers);
+    } else if (redis.status !== 'ready' || isRedisFailure(error)) {
+      sendJson(res, 503, { error: 'storage is unavailable, try again shortly' }, { 'retry-after': '1' });
+    } else {
       sendJson(res, 500, { error: 'internal error' });
-    });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    try {
+      route(req, res)?.catch((error: unknown) => fail(res, error));
+    } catch (error) {
+      fail(res, error);
+    }
   });
 
   return {
@@ -321,6 +380,7 @@ export async function createShortener(options: ShortenerOptions): Promise<Shorte
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await flushClicks();
       redis.disconnect();
       subscriber.disconnect();
     },
