@@ -1,0 +1,288 @@
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import type { Worker as WorkerType } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapInChunks } from './chunked.js';
+import { runInWorker } from './offload.js';
+
+// These tests use real time on a machine that may be busy. A 10 ms timer runs alongside the work
+// and records how late it fires. The operating system can pause this whole process for a while
+// when other processes want the CPU, which makes a timer late no matter what our code does; so a
+// measurement is tried up to three times and the best attempt counts. Code that blocks the loop
+// fails every attempt: it makes the timer 300+ ms late, every time.
+
+const TICK_MS = 10;
+const WORST_DELAY_MS = 50;
+
+interface Responsiveness<R> {
+  result: R;
+  /** How much later than scheduled the slowest tick of the 10 ms timer fired. */
+  worstDelayMs: number;
+  ticks: number;
+}
+
+/** Runs `work` with a 10 ms interval timer alongside, measuring how late each tick fires. */
+async function withTimerAlongside<R>(work: () => Promise<R>): Promise<Responsiveness<R>> {
+  let last = performance.now();
+  let worstDelayMs = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstDelayMs = Math.max(worstDelayMs, now - last - TICK_MS);
+    last = now;
+    ticks += 1;
+  }, TICK_MS);
+  try {
+    const result = await work();
+    worstDelayMs = Math.max(worstDelayMs, performance.now() - last - TICK_MS);
+    return { result, worstDelayMs, ticks };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The best of up to three measurements (see the note at the top). */
+async function bestOfThree<R>(work: () => Promise<R>): Promise<Responsiveness<R>[]> {
+  const attempts: Responsiveness<R>[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    const attempt = await withTimerAlongside(work);
+    attempts.push(attempt);
+    if (attempt.worstDelayMs < WORST_DELAY_MS) break;
+  }
+  return attempts;
+}
+
+/** Burns `ms` of CPU on this thread, like a slow item would. */
+function burn(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
+}
+
+const rounded = (ms: number) => `${Math.round(ms)} ms`;
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}
+
+describe('mapInChunks: partitioning work on the event loop', () => {
+  it('keeps a 10 ms timer under 50 ms late through 300 ms of work, with results correct and in order', async () => {
+    // 1 500 items of about 0.2 ms each (every 100th takes 2 ms): ~320 ms of CPU in total.
+    const items = Array.from({ length: 1500 }, (_, i) => i);
+    const slowItem = (i: number) => {
+      burn(i % 100 === 0 ? 2 : 0.2);
+      return i * 3;
+    };
+    const attempts = await bestOfThree(() => mapInChunks(items, slowItem));
+    const best = attempts.at(-1) as Responsiveness<number[]>;
+    expect(best.result, 'results in input order, as items.map(fn) would give').toEqual(
+      items.map((i) => i * 3),
+    );
+    expect(
+      best.worstDelayMs,
+      `the timer was ${attempts.map((a) => rounded(a.worstDelayMs)).join(', ')} late: a chunk must stop after its ~8 ms budget and yield with setImmediate`,
+    ).toBeLessThan(WORST_DELAY_MS);
+    expect(best.ticks, 'over ~300 ms of work a 10 ms timer must fire many times').toBeGreaterThanOrEqual(10);
+  });
+
+  it('yields to the event loop between chunks, not only to the microtask queue', async () => {
+    // A Promise.resolve() "yield" lets other promise jobs in, but timers and I/O still wait.
+    const order: string[] = [];
+    const items = Array.from({ length: 100 }, (_, i) => i);
+    const done = mapInChunks(
+      items,
+      (i) => {
+        burn(1);
+        if (i === 0) setImmediate(() => order.push('an immediate ran'));
+        if (i === items.length - 1) order.push('last item');
+        return i;
+      },
+      { budgetMs: 5 },
+    );
+    await done;
+    expect(
+      order,
+      'an immediate queued by the first item must run before the last item: yield with setImmediate between chunks',
+    ).toEqual(['an immediate ran', 'last item']);
+  });
+
+  it('works in chunks of about the budget, not item by item', async () => {
+    // Count turns of the event loop while 50 000 cheap items are mapped.
+    let turns = 0;
+    let counting = true;
+    const countTurns = () => {
+      turns += 1;
+      if (counting) setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    const items = Array.from({ length: 50_000 }, (_, i) => i);
+    const result = await mapInChunks(items, (i) => i + 1);
+    counting = false;
+    expect(result.length).toBe(50_000);
+    expect(result[49_999]).toBe(50_000);
+    expect(
+      turns,
+      'cheap items fit thousands to a chunk: yielding after every item makes 50 000 loop turns of pure overhead',
+    ).toBeLessThan(1000);
+  });
+
+  it('processes a slow item even when it alone exceeds the budget', async () => {
+    const result = await mapInChunks(
+      [1, 2, 3],
+      (x) => {
+        burn(3);
+        return x * 10;
+      },
+      { budgetMs: 1 },
+    );
+    expect(result, 'every chunk processes at least one item').toEqual([10, 20, 30]);
+  });
+
+  it('resolves [] for no items', async () => {
+    expect(await mapInChunks([], () => 1)).toEqual([]);
+  });
+
+  it('rejects with the error fn throws, and processes no later item', async () => {
+    const seen: number[] = [];
+    const error = await rejectionOf(
+      mapInChunks(
+        Array.from({ length: 10 }, (_, i) => i),
+        (i) => {
+          seen.push(i);
+          if (i === 4) throw new TypeError('item 4 is bad');
+          return i;
+        },
+      ),
+    );
+    expect(error, 'the error thrown by fn rejects the promise').toBeInstanceOf(TypeError);
+    expect(seen, 'no item after the failing one is processed').toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('stops between chunks when the signal aborts, rejecting with its reason', async () => {
+    const controller = new AbortController();
+    let processed = 0;
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    const run = mapInChunks(
+      items,
+      (i) => {
+        burn(0.5);
+        processed += 1;
+        if (i === 20) setImmediate(() => controller.abort(new Error('client went away')));
+        return i;
+      },
+      { budgetMs: 3, signal: controller.signal },
+    );
+    const error = (await rejectionOf(run)) as Error;
+    expect(error.message, 'the rejection is the signal’s reason').toBe('client went away');
+    expect(processed, 'work stops at the next chunk boundary after the abort').toBeLessThan(200);
+    const aborted = await rejectionOf(mapInChunks([1], (x) => x, { signal: AbortSignal.abort() }));
+    expect((aborted as Error).name, 'an already aborted signal rejects with its reason').toBe('AbortError');
+  });
+
+  it('rejects a budget that is not a finite number above 0 with a RangeError', async () => {
+    for (const budgetMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(
+        await rejectionOf(mapInChunks([1], (x) => x, { budgetMs })),
+        `budgetMs ${budgetMs} must be refused`,
+      ).toBeInstanceOf(RangeError);
+    }
+  });
+});
+
+// --- worker threads -------------------------------------------------------------------------------
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+
+// Every Worker the code under test creates is recorded, so the tests can check it was terminated.
+const require = createRequire(import.meta.url);
+const workerThreads = require('node:worker_threads') as typeof import('node:worker_threads');
+const OriginalWorker = workerThreads.Worker;
+const started: { worker: WorkerType; exited: Promise<number> }[] = [];
+
+beforeAll(() => {
+  class RecordedWorker extends OriginalWorker {
+    constructor(...args: ConstructorParameters<typeof OriginalWorker>) {
+      super(...args);
+      const exited = new Promise<number>((resolve) => this.once('exit', resolve));
+      started.push({ worker: this, exited });
+    }
+  }
+  workerThreads.Worker = RecordedWorker;
+  syncBuiltinESMExports();
+});
+afterAll(async () => {
+  workerThreads.Worker = OriginalWorker;
+  syncBuiltinESMExports();
+  await Promise.all(started.map(({ worker }) => worker.terminate()));
+});
+
+/** Passes when every worker started since `mark` has exited; fails if one still runs after 2 s. */
+async function workersExited(mark: number, what: string): Promise<void> {
+  const timeout = new Promise<'running'>((resolve) => setTimeout(resolve, 2000, 'running').unref());
+  for (const { exited } of started.slice(mark)) {
+    expect(await Promise.race([exited, timeout]), what).not.toBe('running');
+  }
+}
+
+describe('runInWorker: offloading CPU-heavy work', () => {
+  it('computes in a worker while a 10 ms timer on the main thread stays under 50 ms late', async () => {
+    const mark = started.length;
+    const attempts = await bestOfThree(() => runInWorker<number>(fixture('fib.mjs'), 34));
+    const best = attempts.at(-1) as Responsiveness<number>;
+    expect(best.result, 'fib(34) computed by the worker').toBe(5_702_887);
+    expect(
+      best.worstDelayMs,
+      `the timer was ${attempts.map((a) => rounded(a.worstDelayMs)).join(', ')} late: the heavy work must run on the worker thread`,
+    ).toBeLessThan(WORST_DELAY_MS);
+    await workersExited(mark, 'the worker is terminated once it has delivered its result');
+  });
+
+  it('terminates a worker that stays alive after posting its result', async () => {
+    const mark = started.length;
+    expect(await runInWorker<number>(fixture('lingers.mjs'), 21), 'the first message is the result').toBe(42);
+    await workersExited(mark, 'a worker that keeps a timer running must be terminated after its result');
+  });
+
+  it('rejects with the error thrown inside the worker', async () => {
+    const mark = started.length;
+    const error = (await rejectionOf(runInWorker(fixture('throws.mjs'), { id: 7 }))) as Error;
+    expect(error, 'the worker’s uncaught error reaches the caller').toBeInstanceOf(Error);
+    expect(error.message, 'with its own message').toBe('cannot work on {"id":7}');
+    await workersExited(mark, 'the failed worker is gone');
+  });
+
+  it('rejects when the worker exits without a result, naming the exit code', async () => {
+    const error = (await rejectionOf(runInWorker(fixture('exits.mjs'), null))) as Error;
+    expect(error, 'a worker that ends without posting is an error, not a hang').toBeInstanceOf(Error);
+    expect(error.message, 'the message names the exit code').toMatch(/\b3\b/);
+  });
+
+  it('terminates a runaway worker when the signal times out, rejecting with the TimeoutError', async () => {
+    const mark = started.length;
+    const before = performance.now();
+    const error = (await rejectionOf(
+      runInWorker(fixture('spins.mjs'), null, { signal: AbortSignal.timeout(300) }),
+    )) as Error;
+    expect(error.name, 'AbortSignal.timeout() aborts with a TimeoutError, which is the rejection').toBe(
+      'TimeoutError',
+    );
+    expect(performance.now() - before, 'it gives up when the signal fires, not later').toBeLessThan(3000);
+    await workersExited(mark, 'a worker spinning forever must be terminated when the caller gives up');
+  });
+
+  it('starts no worker at all when the signal is already aborted', async () => {
+    const count = started.length;
+    const error = (await rejectionOf(
+      runInWorker(fixture('fib.mjs'), 10, { signal: AbortSignal.abort() }),
+    )) as Error;
+    expect(error.name).toBe('AbortError');
+    await nextMacrotask();
+    expect(started.length, 'no worker may be started for an aborted signal').toBe(count);
+  });
+});
