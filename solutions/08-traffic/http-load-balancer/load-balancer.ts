@@ -117,7 +117,13 @@ export function createLoadBalancer(options: LoadBalancerOptions): LoadBalancer {
     backend.passedInARow = 0;
   };
 
+  let closing = false;
   const server = createServer((req, res) => {
+    // While closing, a connection whose last response just ended is idle: close it now rather than
+    // wait for the client to (server.close() closes only the connections idle at that moment).
+    res.on('close', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
     const tried = new Set<string>();
     const attempt = () => {
       const candidates = healthyBackends().filter((id) => !tried.has(id));
@@ -140,15 +146,6 @@ export function createLoadBalancer(options: LoadBalancerOptions): LoadBalancer {
       );
     };
     attempt();
-  });
-
-  // While closing, a connection whose last response just ended is idle: close it rather than
-  // wait for the client to (server.close() only closes the connections idle at that moment).
-  let closing = false;
-  server.on('request', (_req, res) => {
-    res.on('close', () => {
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
   });
 
   return {
