@@ -79,7 +79,17 @@ export async function gradeCommand(args: readonly string[]): Promise<number> {
 
   const tty = Boolean(process.stdout.isTTY);
   const started = Date.now();
+  const abort = new AbortController();
+  const onInterrupt = () => {
+    if (abort.signal.aborted) process.exit(130);
+    console.error(
+      '\nStopping: killing the runs under way and removing temp files (Ctrl-C again to quit at once)…',
+    );
+    abort.abort();
+  };
+  process.on('SIGINT', onInterrupt);
   const grades = await gradeAll({
+    signal: abort.signal,
     course,
     exercises,
     paths,
@@ -103,6 +113,15 @@ export async function gradeCommand(args: readonly string[]): Promise<number> {
       }
     },
   });
+  process.off('SIGINT', onInterrupt);
+  if (abort.signal.aborted) {
+    console.error(
+      color.yellow(
+        `Interrupted after ${grades.length} submission(s); their files are in ${path.resolve(out)}.`,
+      ),
+    );
+    return 130;
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `${color.green('Graded')} ${grades.length} submission(s) in ${seconds} s. Results: ${color.cyan(path.resolve(out))} (gradebook.csv, summary.md, <learner>/report.md)`,

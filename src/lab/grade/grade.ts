@@ -3,6 +3,7 @@
  * the manifests list, runs the course's pristine suites (and hidden ones) against it in a child
  * Vitest run with time and memory limits, scores the results and writes the files under `--out`.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,8 @@ export interface GradeOptions {
   readonly fileTimeoutMs: number;
   readonly submissionTimeoutMs: number;
   readonly memoryMb: number;
+  /** Stops grading: no new submission starts, and the runs under way are killed. */
+  readonly signal?: AbortSignal;
   /** Called when a submission starts and when it is graded (for progress output). */
   readonly onProgress?: (event: {
     done: number;
@@ -61,11 +64,14 @@ export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]
     const grades: SubmissionGrade[] = new Array(submissions.length);
     let next = 0;
     let done = 0;
+    const onAbort = () => killChildGroups();
+    options.signal?.addEventListener('abort', onAbort);
     const worker = async (slot: number) => {
-      for (let i = next++; i < submissions.length; i = next++) {
+      for (let i = next++; i < submissions.length && !options.signal?.aborted; i = next++) {
         const submission = submissions[i] as Submission;
         options.onProgress?.({ done, total: submissions.length, learner: submission.learner });
         const grade = await gradeOne(submission, slot, work, options, redisBySlot);
+        if (options.signal?.aborted) break; // its runs were killed: not a grade to hand out
         grades[i] = grade;
         writeLearnerFiles(grade, options);
         done++;
@@ -74,6 +80,8 @@ export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]
     };
     const slots = Math.max(1, Math.min(options.jobs, submissions.length));
     await Promise.all(Array.from({ length: slots }, (_, slot) => worker(slot)));
+    options.signal?.removeEventListener('abort', onAbort);
+    if (options.signal?.aborted) return grades.filter(Boolean);
 
     const chapters = [...new Set(options.exercises.map((e) => e.chapter))];
     writeFileSync(path.join(options.outDir, 'gradebook.csv'), gradebookCsv(grades, chapters));
@@ -102,11 +110,12 @@ async function gradeOne(
   const exerciseOfFile = new Map(runnable.flatMap((e) => testFilesOf(e).map((f) => [f, e.id] as const)));
   const needsRedis = runnable.some((e) => e.manifest.needs.includes('redis'));
   const env: NodeJS.ProcessEnv = {};
-  if (needsRedis && !process.env.REDIS_URL) {
+  if (needsRedis && (!process.env.REDIS_URL || options.jobs > 1)) {
     // One Redis per slot, kept for the whole grading run: starting one per submission costs seconds.
     let redis = redisBySlot.get(slot);
     if (!redis) {
-      redis = await startRedis();
+      // Parallel slots must not share one Redis: each run hands databases 1-15 to its test files.
+      redis = await startRedis(options.jobs > 1 ? { env: { ...process.env, REDIS_URL: '' } } : {});
       redisBySlot.set(slot, redis);
     }
     env.REDIS_URL = redis.url;
@@ -137,6 +146,30 @@ async function gradeOne(
   return gradeSubmission(submission.learner, exercises, Date.now() - started);
 }
 
+/**
+ * Kills the process groups of this process's children (the Vitest runs, which the runner starts as
+ * group leaders so that a time limit can end their workers too). Ctrl-C at the terminal does not
+ * reach them for that very reason.
+ */
+function killChildGroups(): void {
+  let listing = '';
+  try {
+    listing = execFileSync('ps', ['-o', 'pid=,pgid=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const line of listing.trim().split('\n')) {
+    const [pid, pgid] = line.trim().split(/\s+/).map(Number);
+    if (pid && pid === pgid) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
 /** The hidden suites of one exercise: `<hidden>/<chapter>/<exercise>/*.test.ts`. */
 function hiddenSuites(hiddenDir: string | undefined, exercise: Exercise): string[] {
   if (!hiddenDir) return [];
@@ -151,8 +184,12 @@ function hiddenSuites(hiddenDir: string | undefined, exercise: Exercise): string
 function writeLearnerFiles(grade: SubmissionGrade, options: GradeOptions): void {
   const dir = path.join(options.outDir, safeId(grade.learner));
   mkdirSync(dir, { recursive: true });
+  const report = learnerReport(grade, options.course);
   writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(exercismResults(grade), null, 2)}\n`);
-  writeFileSync(path.join(dir, 'gradescope.json'), `${JSON.stringify(gradescopeResults(grade), null, 2)}\n`);
+  writeFileSync(
+    path.join(dir, 'gradescope.json'),
+    `${JSON.stringify(gradescopeResults(grade, report), null, 2)}\n`,
+  );
   writeFileSync(path.join(dir, 'junit.xml'), junitXml(grade));
-  writeFileSync(path.join(dir, 'report.md'), learnerReport(grade, options.course));
+  writeFileSync(path.join(dir, 'report.md'), report);
 }

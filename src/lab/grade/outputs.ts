@@ -40,7 +40,7 @@ export function exercismResults(grade: SubmissionGrade) {
 }
 
 /** https://gradescope-autograders.readthedocs.io/en/latest/specs/ (results.json). */
-export function gradescopeResults(grade: SubmissionGrade) {
+export function gradescopeResults(grade: SubmissionGrade, report?: string) {
   const tests = grade.exercises.flatMap((e) =>
     e.error
       ? [
@@ -68,7 +68,8 @@ export function gradescopeResults(grade: SubmissionGrade) {
     score: grade.score,
     max_score: grade.maxScore,
     execution_time: Math.round(grade.durationMs / 1000),
-    output: `${grade.score} of ${grade.maxScore} points. The report per exercise is in the tests below.`,
+    output: report ?? `${grade.score} of ${grade.maxScore} points.`,
+    output_format: 'md',
     visibility: 'visible',
     stdout_visibility: 'hidden',
     tests,
