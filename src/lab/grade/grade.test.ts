@@ -107,7 +107,7 @@ beforeAll(async () => {
     paths: [path.join(work, 'class')],
     outDir: path.join(work, 'out'),
     jobs: 2,
-    fileTimeoutMs: 6000,
+    fileTimeoutMs: 10_000,
     submissionTimeoutMs: 60_000,
     memoryMb: 256,
   });
@@ -144,8 +144,8 @@ describe('the grader on chapter 00', () => {
 
   const hostile: [string, RegExp][] = [
     ['does-not-compile', /does not compile/],
-    ['loop-at-import', /did not finish within its time limit of 6 s/],
-    ['loop-in-test', /did not finish within its time limit of 6 s/],
+    ['loop-at-import', /did not finish within its time limit of 10 s/],
+    ['loop-in-test', /did not finish within its time limit of 10 s/],
     ['never-settles', /did not finish within its time limit/],
     ['exits', /called process\.exit\(\)/],
     ['eats-memory', /memory limit \(256 MB\)/],
