@@ -6,6 +6,9 @@
 import type { Course } from '../course.js';
 import { type ExerciseGrade, round, type SubmissionGrade, type TestGrade } from './score.js';
 
+/** A learner's report lists this many failing tests per exercise; the fix for the first few often fixes the rest. */
+const MAX_FAILURES_SHOWN = 8;
+
 /** Exercism trims a test's output to this many characters. */
 const MAX_OUTPUT = 500;
 
@@ -171,7 +174,12 @@ export function learnerReport(grade: SubmissionGrade, course: Course): string {
       `Passed ${e.tests.filter((t) => t.status === 'passed').length} of ${e.tests.length} tests.`,
       '',
     );
-    for (const t of visible.filter((x) => x.status !== 'passed')) lines.push(...failedTest(t));
+    const failing = visible.filter((x) => x.status !== 'passed');
+    for (const t of failing.slice(0, MAX_FAILURES_SHOWN)) lines.push(...failedTest(t));
+    if (failing.length > MAX_FAILURES_SHOWN)
+      lines.push(
+        `- … and ${failing.length - MAX_FAILURES_SHOWN} more failing tests: start with the ones above.`,
+      );
     const hiddenFailed = e.tests.filter((t) => t.hidden && t.status !== 'passed').length;
     if (hiddenFailed > 0)
       lines.push(
