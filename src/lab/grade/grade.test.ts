@@ -75,6 +75,7 @@ beforeAll(async () => {
   submission('never-settles', 'solutions', hostileLabCheck('never-settles.ts'));
   submission('exits', 'solutions', hostileLabCheck('exits.ts'));
   submission('eats-memory', 'solutions', hostileLabCheck('eats-memory.ts'));
+  submission('kills-the-runner', 'solutions', hostileLabCheck('kills-the-runner.ts'));
   submission('edited-tests', 'solutions', (ex) => {
     cpSync(path.join(courseRoot, 'exercises', LAB, 'percentile.ts'), path.join(ex, LAB, 'percentile.ts'));
     cpSync(path.join(fixtures, 'edited-test.test.ts'), path.join(ex, LAB, 'percentile.test.ts'));
@@ -149,6 +150,7 @@ describe('the grader on chapter 00', () => {
     ['never-settles', /did not finish within its time limit/],
     ['exits', /called process\.exit\(\)/],
     ['eats-memory', /memory limit \(256 MB\)/],
+    ['kills-the-runner', /ended without reporting it \(did the code kill the test process\?\)/],
     ['symlink-outside', /symbolic link to a file outside the submission/],
     ['binary-junk', /not a text file/],
   ];
@@ -208,7 +210,7 @@ describe('the grader on chapter 00', () => {
     const csv = readFileSync(path.join(out, 'gradebook.csv'), 'utf8').split('\n');
     expect(csv[0]).toBe('learner,00-setup,total,max_score');
     expect(csv).toContain('full-marks,15,15,15');
-    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/`00-setup\/lab-check` \| 2 of 12/);
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/`00-setup\/lab-check` \| 2 of 13/);
     expect(statSync(path.join(out, 'fresh/report.md')).size).toBeGreaterThan(0);
   });
 });

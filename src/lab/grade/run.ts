@@ -53,8 +53,10 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
   const deadline = Date.now() + options.submissionTimeoutMs;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-grade-run-'));
   try {
+    let oneAtATime = false;
     for (let round = 1; ; round++) {
       const pending = options.files.filter((f) => !verdicts.has(f));
+      const batch = oneAtATime ? pending.slice(0, 1) : pending;
       const remaining = deadline - Date.now();
       if (pending.length === 0) break;
       if (remaining <= 0) {
@@ -64,7 +66,7 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
       }
       const eventsFile = path.join(scratch, `events-${round}.jsonl`);
       const run = await runSuites({
-        files: pending,
+        files: batch,
         target: { dir: options.targetDir, ...(options.hiddenDir ? { hiddenDir: options.hiddenDir } : {}) },
         needsRedis: options.needsRedis,
         reporter: 'none',
@@ -85,7 +87,7 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
           '--passWithNoTests',
         ],
       });
-      const settled = settle(readEvents(eventsFile), pending);
+      const settled = settle(readEvents(eventsFile), batch);
       for (const [file, verdict] of settled) verdicts.set(file, verdict);
       for (const [file, verdict] of settled) {
         if (verdict.kind === 'ran' || !options.groupOf) continue;
@@ -96,16 +98,22 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
             message: `not run, because ${path.basename(file)} of the same exercise failed first`,
           });
       }
-      // Files that did not settle run again in the next round, unless this round ended for another
-      // reason than a file's time limit (then Vitest itself is failing) or settled nothing at all.
-      const silent = pending.filter((f) => !verdicts.has(f));
+      // Files that did not settle run again in the next round when a file's time limit (or the
+      // submission's) ended this one. When the run died some other way (code that killed the runner
+      // itself), nobody knows which file did it: from now on each file runs alone, so the culprit
+      // loses only its own points.
+      const silent = batch.filter((f) => !verdicts.has(f));
       const stoppedForHang = [...settled.values()].some((v) => v.kind === 'timeout');
-      if (silent.length > 0 && ((!stoppedForHang && !run.timedOut) || settled.size === 0)) {
-        const why = run.timedOut
-          ? `the submission's time limit (${Math.round(options.submissionTimeoutMs / 1000)} s) ran out before this file finished`
-          : `the test run ended without reporting this file: ${lastLines(run.output)}`;
-        for (const f of silent) verdicts.set(f, { kind: 'lost', message: why });
+      if (silent.length === 0 || stoppedForHang || run.timedOut) continue;
+      if (batch.length > 1) {
+        oneAtATime = true;
+        continue;
       }
+      for (const f of silent)
+        verdicts.set(f, {
+          kind: 'lost',
+          message: `the test run ended without reporting it (did the code kill the test process?). Its last output:\n${lastLines(run.output)}`,
+        });
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
