@@ -23,8 +23,11 @@ describe('percentile (nearest rank)', () => {
   });
 
   it('sorts numbers as numbers, not as strings', () => {
-    // [100, 20, 3].sort() is [100, 20, 3] because the default sort compares strings.
-    expect(percentile([100, 20, 3], 34), 'p34 of 3 samples is rank 2: the middle value, 20').toBe(20);
+    // [9, 10, 80, 700].sort() is [10, 700, 80, 9]: the default sort compares strings.
+    const samples = [700, 9, 80, 10];
+    expect(percentile(samples, 0), 'the smallest number is 9').toBe(9);
+    expect(percentile(samples, 50), 'p50 of 4 samples is rank 2: the value 10').toBe(10);
+    expect(percentile(samples, 100), 'the largest number is 700').toBe(700);
   });
 
   it('does not modify the samples it is given', () => {

@@ -135,11 +135,22 @@ function courseConsistency(): PhaseOutcome {
     : { ok: false, summary: `${problems.length} problem(s)`, details: problems };
 }
 
-/** Runs a node script from the course root; output is shown only when it fails. */
-function command(argv: readonly string[], okSummary = 'clean'): Promise<PhaseOutcome> {
+/**
+ * Runs a node script from the course root; output is shown only when it fails. A phase that has not
+ * finished after `timeoutMs` is killed and fails, so a hang never eats CI's whole time budget.
+ */
+function command(
+  argv: readonly string[],
+  okSummary = 'clean',
+  timeoutMs = 15 * 60_000,
+): Promise<PhaseOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { cwd: courseRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    const child = spawn(process.execPath, argv, { cwd: courseRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => {
+      output += `\n(killed: still running after ${timeoutMs / 60_000} minutes)`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (c: Buffer) => {
       output += c;
     });
@@ -147,6 +158,7 @@ function command(argv: readonly string[], okSummary = 'clean'): Promise<PhaseOut
       output += c;
     });
     child.on('close', (code) => {
+      clearTimeout(timer);
       resolve(
         code === 0
           ? { ok: true, summary: okSummary }
@@ -156,10 +168,20 @@ function command(argv: readonly string[], okSummary = 'clean'): Promise<PhaseOut
   });
 }
 
+/** A whole-course run takes a few minutes; one that runs for this long is hung. */
+const SUITE_RUN_LIMIT_MS = 20 * 60_000;
+
 const allTestFiles = (course: Course) => course.exercises.flatMap((e) => e.testFiles);
 const needsRedis = (course: Course) => course.exercises.some((e) => e.manifest.needs.includes('redis'));
 
 function runFailure(run: SuiteRun, what: string): PhaseOutcome | undefined {
+  if (run.timedOut) {
+    return {
+      ok: false,
+      summary: `the ${what} run was still going after ${SUITE_RUN_LIMIT_MS / 60_000} minutes and was stopped`,
+      details: run.output.trim().split('\n').slice(-60),
+    };
+  }
   if (run.results) return undefined;
   return {
     ok: false,
@@ -175,6 +197,7 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
     needsRedis: needsRedis(ctx.course),
     reporter: 'dot',
     output: 'capture',
+    timeoutMs: SUITE_RUN_LIMIT_MS,
   });
   const broken = runFailure(run, 'solutions');
   if (broken || !run.results) return broken as PhaseOutcome;
@@ -209,6 +232,7 @@ async function stubsFail(ctx: VerifyContext): Promise<PhaseOutcome> {
     needsRedis: needsRedis(ctx.course),
     reporter: 'none',
     output: 'capture',
+    timeoutMs: SUITE_RUN_LIMIT_MS,
   });
   const broken = runFailure(run, 'stubs');
   if (broken || !run.results) return broken as PhaseOutcome;
@@ -257,7 +281,13 @@ function findTests(dir: string): string[] {
 async function toolingTests(): Promise<PhaseOutcome> {
   const files = findTests(path.join(courseRoot, 'src'));
   if (files.length === 0) return { ok: true, summary: 'no tooling tests' };
-  const run = await runSuites({ files, needsRedis: true, reporter: 'dot', output: 'capture' });
+  const run = await runSuites({
+    files,
+    needsRedis: true,
+    reporter: 'dot',
+    output: 'capture',
+    timeoutMs: SUITE_RUN_LIMIT_MS,
+  });
   const broken = runFailure(run, 'tooling');
   if (broken || !run.results) return broken as PhaseOutcome;
   const tests = run.results.files.flatMap((f) => f.tests.map((t) => ({ ...t, file: f.file })));
