@@ -155,6 +155,7 @@ describe('parsing client messages', () => {
       'a 64-char clientId',
     );
     expectValue(parse({ type: 'message', room: 'r', text: 't', clientId: '😀'.repeat(64) }), '64 emoji');
+    expectValue(parse({ type: 'message', room: 'r', text: 't', clientId: 'x' }), 'a 1-char clientId');
     for (const clientId of ['', 'x'.repeat(65), 17, null, {}])
       expectBadRequest(
         parse({ type: 'message', room: 'r', text: 't', clientId }),
@@ -167,7 +168,7 @@ describe('parsing client messages', () => {
       expectValue(parse({ type: 'history', room: 'r', before }), `before ${before}`);
     for (const limit of [1, 25, 50])
       expectValue(parse({ type: 'history', room: 'r', limit }), `limit ${limit}`);
-    for (const before of ['', 'abc', '17', '-1', '1-', '1-2-3', ' 1-2', '1-2 ', 12, null])
+    for (const before of ['', 'abc', '17', '-1', '1-', '1-2-3', ' 1-2', '1-2 ', 12, null, ['1-2']])
       expectBadRequest(parse({ type: 'history', room: 'r', before }), `before ${JSON.stringify(before)}`);
     for (const limit of [0, 51, -1, 1.5, '10', null, Number.NaN])
       expectBadRequest(parse({ type: 'history', room: 'r', limit }), `limit ${JSON.stringify(limit)}`);
