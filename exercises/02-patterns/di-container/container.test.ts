@@ -330,12 +330,17 @@ describe('a dependency-injection container', () => {
       },
     });
     container.resolve('db');
+    const openScope = container.createScope();
     await Promise.all([container.dispose(), container.dispose()]);
     await container.dispose();
     expect(disposals, 'a second dispose() must not dispose again').toBe(1);
     expect(() => container.resolve('db'), 'a disposed container must not hand out instances').toThrow(
       /disposed/,
     );
+    expect(
+      () => openScope.resolve('db'),
+      'nor may a scope of it (it would make singletons that nobody disposes)',
+    ).toThrow(/disposed/);
   });
 
   it('disposes a scope’s scoped instances, newest first, and leaves singletons and transients alone', async () => {

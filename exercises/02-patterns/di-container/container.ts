@@ -91,6 +91,7 @@ export interface Container<Services> extends Resolver<Services>, AsyncDisposable
    * awaiting each disposer before starting the next. Afterwards `resolve` throws. Calling it again
    * does nothing more. A disposer that fails does not stop the others; the failures are reported at
    * the end as an `AggregateError`. `[Symbol.asyncDispose]` does the same, so `await using` works.
+   * Scopes of a disposed container cannot resolve anything either.
    */
   dispose(): Promise<void>;
 }

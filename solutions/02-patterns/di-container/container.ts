@@ -91,6 +91,7 @@ export interface Container<Services> extends Resolver<Services>, AsyncDisposable
    * awaiting each disposer before starting the next. Afterwards `resolve` throws. Calling it again
    * does nothing more. A disposer that fails does not stop the others; the failures are reported at
    * the end as an `AggregateError`. `[Symbol.asyncDispose]` does the same, so `await using` works.
+   * Scopes of a disposed container cannot resolve anything either.
    */
   dispose(): Promise<void>;
 }
@@ -143,7 +144,9 @@ export function createContainer<Services>(): Container<Services> {
 
   /** `path` holds the services being built right now, outermost first. */
   function resolveIn(owner: Owner, token: PropertyKey, path: readonly PropertyKey[]): unknown {
-    if (owner.disposal) throw new Error(`Cannot resolve "${String(token)}": the ${owner.kind} is disposed`);
+    // A scope of a disposed container must not create singletons that nobody would dispose.
+    const disposed = [owner, root].find((o) => o.disposal);
+    if (disposed) throw new Error(`Cannot resolve "${String(token)}": the ${disposed.kind} is disposed`);
     if (path.includes(token)) throw new DependencyCycleError([...path, token].map(String));
     const registration = registrations.get(token);
     if (!registration) throw new MissingRegistrationError(String(token), path.at(-1)?.toString());
