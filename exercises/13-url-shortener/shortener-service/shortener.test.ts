@@ -285,6 +285,22 @@ describe('bad and hostile input', () => {
     expect(created.status, 'an oversized body is refused with 413').toBe(413);
   });
 
+  it('keeps serving others while a client stalls halfway through its request body', async () => {
+    const app = await start();
+    const stalled = connect(Number(new URL(app.url).port), '127.0.0.1');
+    await new Promise((resolve) => stalled.once('connect', resolve));
+    stalled.write(
+      'POST /api/links HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"url":',
+    );
+    try {
+      const created = await create(app.url, { url: 'https://example.com/meanwhile' });
+      expect(created.status, 'a slow client must not hold up anyone else').toBe(201);
+      expect((await visit(app.url, created.body.code)).status).toBe(302);
+    } finally {
+      stalled.destroy();
+    }
+  });
+
   it('answers 405 to methods a path does not support', async () => {
     const app = await start();
     const { code } = await createOk(app.url, { url: 'https://example.com/' });
