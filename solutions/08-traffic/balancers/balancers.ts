@@ -132,8 +132,7 @@ export function roundRobin(backends: readonly BackendSpec[]): Balancer {
  * Smooth weighted round robin, as nginx does it: on every pick each healthy backend's score grows by
  * its weight; the backend with the highest score wins (the earliest in the list on a tie) and its
  * score drops by the total weight of the healthy backends (scores start at 0). Weights 5, 1, 1 give
- * `a a b a c a a`:
- * each backend gets its share of every cycle, spread out instead of in a burst.
+ * `a a b a c a a`: each backend gets its share of every cycle, spread out instead of in a burst.
  */
 export function smoothWeightedRoundRobin(backends: readonly BackendSpec[]): Balancer {
   const pool = new Pool(backends);
