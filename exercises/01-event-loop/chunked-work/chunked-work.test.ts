@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import type { Worker as WorkerType } from 'node:worker_threads';
@@ -278,6 +279,16 @@ describe('runInWorker: offloading CPU-heavy work', () => {
     );
     expect(performance.now() - before, 'it gives up when the signal fires, not later').toBeLessThan(3000);
     await workersExited(mark, 'a worker spinning forever must be terminated when the caller gives up');
+  });
+
+  it('removes its abort listener once it settles', async () => {
+    const { signal } = new AbortController();
+    await runInWorker(fixture('fib.mjs'), 5, { signal });
+    await rejectionOf(runInWorker(fixture('throws.mjs'), 1, { signal }));
+    expect(
+      getEventListeners(signal, 'abort').length,
+      'a long-lived signal must not collect one listener per call (Node does not warn about it)',
+    ).toBe(0);
   });
 
   it('starts no worker at all when the signal is already aborted', async () => {
