@@ -72,6 +72,8 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     else delete env[HIDDEN_ENV];
   }
   // Redis starts here, while Vitest boots, and reaches the run's global setup through a file.
+  // A hand-off inherited from an outer run (a suite that runs suites) is not this run's.
+  delete env.LAB_REDIS_HANDOFF;
   let redis: Promise<RedisHandle | undefined> | undefined;
   if (options.needsRedis && !env.REDIS_URL) {
     const handoff = path.join(scratch, 'redis.json');

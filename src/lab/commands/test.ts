@@ -11,6 +11,7 @@ import { selectExercises } from '../select.js';
 import { runSuites } from '../suite-runner.js';
 import { targetFromEnv } from '../target.js';
 import { color, UsageError } from '../ui.js';
+import { snapshotPristine } from './reset.js';
 
 export const testHelp = `Usage: npm test -- [selector...] [--watch]
 
@@ -35,6 +36,7 @@ export async function testCommand(args: readonly string[]): Promise<number> {
   const unknown = args.filter((a) => a.startsWith('-') && !['--watch', '-w'].includes(a));
   if (unknown.length > 0) throw new UsageError(`Unknown option ${unknown.join(', ')}.\n\n${testHelp}`);
   const course = loadCourse();
+  snapshotPristine(course); // so `npm run reset` can restore any stub later
   const exercises = selectExercises(
     course,
     args.filter((a) => !a.startsWith('-')),

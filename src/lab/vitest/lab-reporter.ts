@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
-import { courseDirs } from '../course.js';
+import { courseDirs, courseRoot } from '../course.js';
 import { cleanMessage, type FileOutcome, type RunResults, type TestOutcome } from '../results.js';
 import { targetFromEnv } from '../target.js';
 
@@ -42,7 +42,14 @@ export default class LabReporter implements Reporter {
 
 export function fileOutcome(module: TestModule, hiddenDir: string | undefined): FileOutcome {
   const hidden = Boolean(hiddenDir && module.moduleId.startsWith(hiddenDir + path.sep));
-  const base = hidden && hiddenDir ? hiddenDir : courseDirs().exercises;
+  const exercises = courseDirs().exercises;
+  // Exercise suites are named from exercises/ (that is how results map to exercises); anything else from the root.
+  const base =
+    hidden && hiddenDir
+      ? hiddenDir
+      : module.moduleId.startsWith(exercises + path.sep)
+        ? exercises
+        : courseRoot;
   const tests: TestOutcome[] = [...module.children.allTests()].map((test) => {
     const result = test.result();
     const error = result.state === 'failed' ? result.errors?.[0] : undefined;

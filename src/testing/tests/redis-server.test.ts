@@ -80,6 +80,7 @@ describe('finding Redis', () => {
         env: {
           ...process.env,
           LAB_NEEDS_REDIS: '1',
+          LAB_REDIS_HANDOFF: '',
           LAB_FIXTURES: '1',
           REDIS_URL: '',
           LAB_REDIS_NO_DOCKER: '',
