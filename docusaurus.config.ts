@@ -1,6 +1,7 @@
 import type * as Preset from '@docusaurus/preset-classic';
 import type { Config, PluginModule } from '@docusaurus/types';
 import { themes as prismThemes } from 'prism-react-renderer';
+import { accessiblePrismTheme } from './src/plugins/accessible-prism';
 import exercisesPlugin from './src/plugins/exercises';
 
 /**
@@ -14,11 +15,24 @@ const config: Config = {
   tagline: 'System design for Node.js developers, built and tested against real infrastructure',
   url: 'https://system-design-lab.example',
   baseUrl: '/',
+  favicon: 'img/favicon.svg',
   trailingSlash: false,
   onBrokenLinks: 'throw',
   onBrokenAnchors: 'throw',
   markdown: { mermaid: true, hooks: { onBrokenMarkdownLinks: 'throw' } },
-  future: { v4: true, faster: true },
+  future: {
+    // All v4 flags except CSS cascade layers: with rspack's bundled browser data the layers are
+    // polyfilled by raising Infima's selectors to :root:not(#\#):not(#\#), which silently beats
+    // every plain rule in src/css/custom.css (our colours would never apply).
+    v4: {
+      removeLegacyPostBuildHeadAttribute: true,
+      useCssCascadeLayers: false,
+      siteStorageNamespacing: true,
+      fasterByDefault: true,
+      mdx1CompatDisabledByDefault: true,
+    },
+    faster: true,
+  },
   themes: [
     '@docusaurus/theme-mermaid',
     '@docusaurus/theme-live-codeblock',
@@ -31,7 +45,7 @@ const config: Config = {
         indexBlog: false,
         indexPages: true,
         docsRouteBasePath: '/',
-        ignoreFiles: [/^maintainers/],
+        ignoreFiles: [/^maintainers/, /^instructors/],
         highlightSearchTermsOnTargetPage: false,
         explicitSearchResultPath: true,
       },
@@ -73,8 +87,9 @@ const config: Config = {
     mermaid: { theme: { light: 'default', dark: 'dark' } },
     liveCodeBlock: { playgroundPosition: 'bottom' },
     prism: {
-      theme: prismThemes.github,
-      darkTheme: prismThemes.dracula,
+      // WCAG AA contrast for every token (the stock themes fail axe-core's color-contrast rule).
+      theme: accessiblePrismTheme(prismThemes.github),
+      darkTheme: accessiblePrismTheme(prismThemes.dracula),
       additionalLanguages: ['bash', 'json'],
     },
   } satisfies Preset.ThemeConfig,

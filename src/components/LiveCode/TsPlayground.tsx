@@ -102,6 +102,7 @@ export default function TsPlayground({
         </span>
       </div>
       <output
+        tabIndex={0}
         className={styles.console}
         aria-live="polite"
         aria-label={`${label} console output`}

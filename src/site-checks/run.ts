@@ -1,0 +1,393 @@
+/**
+ * Browser checks for the built site (issue 3 §5), with playwright-core and the system chromium:
+ *
+ *   LAB_WITH_BROWSER=1 source ../shared/ci/provision.sh
+ *   npx tsx src/site-checks/run.ts --build-dir build [--only /08-traffic] [--out reports/site-checks]
+ *
+ * Serves the build on 127.0.0.1, discovers the pages from its sitemap and, for every page: no console
+ * error and no failed request; one mermaid SVG per diagram in the page's source, in light and in dark
+ * mode; every ts live block runs, shows console output and re-runs when edited; no serious/critical
+ * axe-core violation (both modes); no horizontal scroll at 375 px. Then each simulator responds to
+ * one scripted interaction, the search finds three chapters by title, and screenshots go to the
+ * (git-ignored) output folder. Exits 1 with a readable list of failures.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import AxeBuilder from '@axe-core/playwright';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { allChapters } from '../course/syllabus.js';
+import { discoverPages, type PageInfo } from './pages.js';
+import { serveBuild } from './server.js';
+
+const { values: args } = parseArgs({
+  options: {
+    'build-dir': { type: 'string', default: 'build' },
+    'docs-dir': { type: 'string', default: 'docs' },
+    out: { type: 'string', default: 'reports/site-checks' },
+    only: { type: 'string' },
+    'skip-axe': { type: 'boolean', default: false },
+  },
+});
+
+const root = process.cwd();
+const buildDir = path.resolve(args['build-dir']);
+const outDir = path.resolve(args.out);
+const failures: string[] = [];
+const notes: string[] = [];
+const fail = (where: string, problem: string) => failures.push(`${where}: ${problem}`);
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const PHONE_WIDTH = 375;
+const DESKTOP = { width: 1280, height: 900 };
+
+/** Console errors, page errors and failed requests seen since the last `take()`. */
+function watch(page: Page, origin: string) {
+  let problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text().slice(0, 300)}`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught page error: ${error.message.slice(0, 300)}`));
+  page.on('requestfailed', (req) => {
+    // A navigation away cancels in-flight requests; that is not a failure of the page.
+    if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.url()}`);
+  });
+  page.on('request', (req) => {
+    if (!req.url().startsWith(origin) && !req.url().startsWith('data:') && !req.url().startsWith('blob:'))
+      problems.push(`request leaves the site: ${req.url()}`);
+  });
+  return {
+    take(): string[] {
+      const taken = problems;
+      problems = [];
+      return taken;
+    },
+  };
+}
+
+async function colorMode(page: Page): Promise<string | null> {
+  return page.evaluate(() => document.documentElement.getAttribute('data-theme'));
+}
+
+/** Clicks the navbar's colour mode toggle until the page is in `mode`. */
+async function setColorMode(page: Page, mode: 'light' | 'dark'): Promise<void> {
+  for (let i = 0; i < 4 && (await colorMode(page)) !== mode; i++) {
+    await page.locator('.navbar [class*="toggle"] button, .navbar button[title*="mode" i]').first().click();
+    await page.waitForTimeout(150);
+  }
+  // Let colour transitions finish before anything measures contrast.
+  await page.waitForTimeout(400);
+  if ((await colorMode(page)) !== mode) throw new Error(`could not switch to ${mode} mode`);
+}
+
+/** Waits until the page shows `expected` mermaid SVGs (or 10 s pass), then returns what it shows. */
+async function mermaidState(page: Page, expected: number) {
+  const count = () => page.locator('.docusaurus-mermaid-container > svg').count();
+  const deadline = Date.now() + 20_000;
+  while ((await count()) < expected && Date.now() < deadline) await page.waitForTimeout(200);
+  await page.waitForTimeout(expected > 0 ? 300 : 0);
+  return {
+    svgs: await count(),
+    errors: await page.locator('.docusaurus-mermaid-container svg[aria-roledescription="error"]').count(),
+    fills: await page
+      .locator('.docusaurus-mermaid-container > svg')
+      .evaluateAll((svgs) => svgs.map((svg) => svg.innerHTML.length > 0 && svg.getAttribute('id'))),
+  };
+}
+
+async function checkMermaid(page: Page, info: PageInfo, mode: string) {
+  const state = await mermaidState(page, info.mermaid);
+  if (state.svgs !== info.mermaid)
+    fail(
+      info.route,
+      `${mode} mode: ${state.svgs} mermaid SVGs rendered, the source has ${info.mermaid} diagrams`,
+    );
+  if (state.errors > 0)
+    fail(info.route, `${mode} mode: ${state.errors} mermaid diagrams show a syntax error`);
+  const fallbacks = await page.locator('text=/This page crashed|Error:.*mermaid/i').count();
+  if (fallbacks > 0) fail(info.route, `${mode} mode: an error boundary replaced part of the page`);
+}
+
+async function checkAxe(page: Page, info: PageInfo, mode: string) {
+  if (args['skip-axe']) return;
+  const result = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  for (const v of result.violations) {
+    if (v.impact !== 'serious' && v.impact !== 'critical') continue;
+    const targets = v.nodes
+      .slice(0, 3)
+      .map((n) => n.target.join(' '))
+      .join(' | ');
+    const detail = v.nodes[0]?.any[0]?.message ?? v.nodes[0]?.failureSummary ?? '';
+    fail(
+      info.route,
+      `${mode} mode: axe ${v.impact} "${v.id}" (${v.help}) on ${v.nodes.length} node(s): ${targets} — ${detail.slice(0, 200)}`,
+    );
+  }
+}
+
+async function checkLiveBlocks(page: Page, info: PageInfo) {
+  const blocks = page.locator('[data-live-ts]');
+  const deadline = Date.now() + 10_000;
+  while ((await blocks.count()) < info.liveTs && Date.now() < deadline) await page.waitForTimeout(200);
+  const count = await blocks.count();
+  if (count !== info.liveTs)
+    fail(info.route, `${count} ts live blocks rendered, the source has ${info.liveTs}`);
+  for (let i = 0; i < count; i++) {
+    const block = blocks.nth(i);
+    const where = `${info.route} live block ${i + 1}`;
+    try {
+      await block.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 15_000 });
+    } catch {
+      fail(where, 'did not finish running within 15 s');
+      continue;
+    }
+    const lines = await block.locator('[data-live-console] > div').count();
+    if (lines === 0) fail(where, 'its console shows no output');
+    // Edit: append a line at the end of the program and wait for the re-run to print it.
+    const runsBefore = Number(await block.getAttribute('data-runs'));
+    const marker = `edited-by-site-check-${i}`;
+    const editor = block.locator('[data-live-editor] pre');
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(`\nconsole.log('${marker}');`);
+    try {
+      await block.locator('[data-live-console]', { hasText: marker }).waitFor({ timeout: 15_000 });
+      const runsAfter = Number(await block.getAttribute('data-runs'));
+      if (!(runsAfter > runsBefore)) fail(where, 'editing did not re-run the block');
+    } catch {
+      fail(where, 'after an edit, the console never showed the edited program’s output');
+    }
+  }
+}
+
+async function checkPhoneWidth(page: Page, info: PageInfo) {
+  await page.setViewportSize({ width: PHONE_WIDTH, height: 800 });
+  await page.waitForTimeout(300);
+  const overflow = await page.evaluate(() => {
+    const doc = document.documentElement;
+    if (doc.scrollWidth <= doc.clientWidth + 1) return null;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1)
+      .filter(
+        (el) => !el.parentElement || el.parentElement.getBoundingClientRect().right <= doc.clientWidth + 1,
+      )
+      .slice(0, 3)
+      .map(
+        (el) => `${el.tagName.toLowerCase()}${el.className ? `.${String(el.className).split(' ')[0]}` : ''}`,
+      );
+    return { scrollWidth: doc.scrollWidth, culprits: wide };
+  });
+  if (overflow)
+    fail(
+      info.route,
+      `scrolls horizontally at ${PHONE_WIDTH} px (page is ${overflow.scrollWidth} px wide; widest: ${overflow.culprits.join(', ')})`,
+    );
+  await page.setViewportSize(DESKTOP);
+}
+
+async function checkPage(page: Page, origin: string, info: PageInfo, watcher: ReturnType<typeof watch>) {
+  const started = Date.now();
+  watcher.take();
+  const response = await page.goto(origin + info.route, { waitUntil: 'networkidle' });
+  if (response?.status() !== 200) fail(info.route, `HTTP ${response?.status()} for the page itself`);
+  const first = (await colorMode(page)) === 'dark' ? 'dark' : 'light';
+  const second = first === 'light' ? 'dark' : 'light';
+  await checkMermaid(page, info, first);
+  await checkLiveBlocks(page, info);
+  await checkAxe(page, info, first);
+  await setColorMode(page, second);
+  await checkMermaid(page, info, second);
+  await checkAxe(page, info, second);
+  await checkPhoneWidth(page, info);
+  await page.waitForTimeout(200);
+  for (const problem of watcher.take()) fail(info.route, problem);
+  notes.push(
+    `${info.route.padEnd(28)} ${String(info.mermaid).padStart(2)} diagrams, ${info.liveTs} live, ${info.simulators.join('+') || '-'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
+}
+
+async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
+  const scripts: Record<string, (page: Page, where: string) => Promise<void>> = {
+    'load-balancer': async (p, where) => {
+      const sim = p.locator('[data-simulator="load-balancer"]').first();
+      await sim.waitFor({ timeout: 10_000 });
+      const before = await sim.getAttribute('data-sent');
+      await sim.getByRole('button', { name: /send/i }).first().click();
+      await p.waitForTimeout(300);
+      const after = await sim.getAttribute('data-sent');
+      if (Number(after) <= Number(before))
+        fail(
+          where,
+          `load balancer simulator: sending requests did not change data-sent (${before} -> ${after})`,
+        );
+      await sim.locator('select').first().selectOption({ index: 2 });
+      if ((await sim.getAttribute('data-sent')) !== '0')
+        fail(where, 'load balancer simulator: changing the strategy did not start a fresh run');
+    },
+    'event-loop': async (p, where) => {
+      const sim = p.locator('[data-simulator="event-loop"]').first();
+      await sim.waitFor({ timeout: 10_000 });
+      const before = Number(await sim.getAttribute('data-step'));
+      const step = sim.getByRole('button', { name: /^step/i }).first();
+      await step.focus();
+      await p.keyboard.press('Enter');
+      await p.keyboard.press('Enter');
+      await p.waitForTimeout(200);
+      const after = Number(await sim.getAttribute('data-step'));
+      if (after !== before + 2)
+        fail(where, `event loop simulator: two Step presses moved from step ${before} to ${after}`);
+    },
+  };
+  for (const [name, script] of Object.entries(scripts)) {
+    const host = pages.find((pg) => pg.simulators.includes(name));
+    if (!host) {
+      fail('simulators', `no page uses the ${name} simulator`);
+      continue;
+    }
+    await page.goto(origin + host.route, { waitUntil: 'networkidle' });
+    try {
+      await script(page, `${host.route} (${name})`);
+      const el = page.locator(`[data-simulator="${name}"]`).first();
+      await el.screenshot({ path: path.join(outDir, `simulator-${name}.png`) });
+    } catch (error) {
+      fail(
+        `${host.route} (${name})`,
+        `scripted interaction failed: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
+  }
+}
+
+async function checkSearch(page: Page, origin: string, pages: PageInfo[]) {
+  // Three chapters that exist, searched by their syllabus title, must be found.
+  const chapters = allChapters.filter((c) => pages.some((p) => p.route === `/${c.slug}`)).slice(0, 3);
+  if (chapters.length < 3) notes.push(`search: only ${chapters.length} chapter pages exist to search for`);
+  for (const chapter of chapters) {
+    const query = chapter.title.replace(/[:,]/g, ' ');
+    await page.goto(`${origin}/search?q=${encodeURIComponent(query)}`, { waitUntil: 'networkidle' });
+    const links = page.locator('article a[href]');
+    try {
+      await links.first().waitFor({ timeout: 10_000 });
+    } catch {
+      fail('search', `"${query}" found nothing`);
+      continue;
+    }
+    const hrefs = (
+      await links.evaluateAll((as) => as.map((a) => new URL((a as HTMLAnchorElement).href).pathname))
+    ).slice(0, 8);
+    if (!hrefs.includes(`/${chapter.slug}`))
+      fail('search', `"${query}" did not find /${chapter.slug} (found ${hrefs.join(', ')})`);
+  }
+  // The navbar search box works too (it is what learners use).
+  await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
+  const box = page.locator('.navbar .navbar__search-input').first();
+  if ((await box.count()) === 0) fail('search', 'no search box in the navbar');
+}
+
+async function screenshots(page: Page, origin: string, pages: PageInfo[]) {
+  await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
+  await setColorMode(page, 'light');
+  await mermaidState(page, 1);
+  await page.screenshot({ path: path.join(outDir, 'home-light.png'), fullPage: true });
+  await setColorMode(page, 'dark');
+  await mermaidState(page, 1);
+  await page.screenshot({ path: path.join(outDir, 'home-dark.png'), fullPage: true });
+  await setColorMode(page, 'light');
+  const chapter =
+    pages.find((p) => /^\/\d\d-/.test(p.route) && p.mermaid > 0) ??
+    pages.find((p) => /^\/\d\d-/.test(p.route));
+  if (chapter) {
+    await page.goto(origin + chapter.route, { waitUntil: 'networkidle' });
+    await mermaidState(page, chapter.mermaid);
+    await page.screenshot({ path: path.join(outDir, 'chapter.png'), fullPage: true });
+    await page.setViewportSize({ width: PHONE_WIDTH, height: 800 });
+    await page.screenshot({ path: path.join(outDir, 'chapter-phone.png') });
+    await page.setViewportSize(DESKTOP);
+  }
+}
+
+async function main() {
+  const pages = discoverPages(buildDir, path.resolve(args['docs-dir']), root).filter(
+    (p) => !args.only || p.route === args.only || p.route.startsWith(`${args.only}/`),
+  );
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const server = await serveBuild(buildDir);
+  const profile = mkdtempSync(path.join(tmpdir(), 'site-checks-chromium-'));
+  const executablePath = process.env.CHROMIUM_PATH;
+  if (!executablePath)
+    throw new Error('CHROMIUM_PATH is not set: LAB_WITH_BROWSER=1 source ../shared/ci/provision.sh');
+  let context: BrowserContext | undefined;
+  const started = Date.now();
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: DESKTOP,
+      colorScheme: 'light',
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const watcher = watch(page, server.origin);
+    console.log(
+      `site checks: ${pages.length} pages from ${path.relative(root, buildDir)}/sitemap.xml on ${server.origin}`,
+    );
+    for (const info of pages) {
+      try {
+        await checkPage(page, server.origin, info, watcher);
+      } catch (error) {
+        fail(info.route, `check crashed: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    const all = args.only ? discoverPages(buildDir, path.resolve(args['docs-dir']), root) : pages;
+    for (const [name, step] of [
+      ['simulators', () => checkSimulators(page, server.origin, all)],
+      ['search', () => checkSearch(page, server.origin, all)],
+      ['screenshots', () => screenshots(page, server.origin, all)],
+    ] as const) {
+      try {
+        watcher.take();
+        await step();
+        for (const problem of watcher.take()) fail(name, problem);
+      } catch (error) {
+        fail(name, `check crashed: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  } finally {
+    await context?.close();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  console.log(notes.map((n) => `  ${n}`).join('\n'));
+  console.log(
+    `screenshots: ${path.relative(root, outDir)}/  (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  );
+  if (failures.length > 0) {
+    console.error(
+      `\n✗ site checks: ${failures.length} problem(s)\n${failures.map((f) => `  - ${f}`).join('\n')}`,
+    );
+    process.exit(1);
+  }
+  console.log('\n✓ site checks: every page passed');
+}
+
+main().catch((error) => {
+  console.error(`site checks could not run: ${(error as Error).stack ?? error}`);
+  process.exit(2);
+});
