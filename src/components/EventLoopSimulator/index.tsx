@@ -117,6 +117,7 @@ export default function EventLoopSimulator({
         </fieldset>
       )}
       <div className={styles.layout}>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (axe scrollable-region-focusable) */}
         <pre className={styles.code} tabIndex={0}>
           {lines.map((text, i) => (
             <span
@@ -205,6 +206,7 @@ export default function EventLoopSimulator({
       </div>
       <div className={styles.output}>
         <h4 className={styles.queueTitle}>Output</h4>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (axe scrollable-region-focusable) */}
         <pre className={styles.outputText} data-output="" tabIndex={0}>
           {current.output.length ? current.output.join('\n') : ' '}
         </pre>

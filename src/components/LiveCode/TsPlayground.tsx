@@ -102,6 +102,7 @@ export default function TsPlayground({
         </span>
       </div>
       <output
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (axe scrollable-region-focusable)
         tabIndex={0}
         className={styles.console}
         aria-live="polite"

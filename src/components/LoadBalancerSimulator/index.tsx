@@ -35,6 +35,7 @@ export interface LoadBalancerSimulatorProps {
 
 function StrategyTable({ rows, current }: { rows: Summary[]; current: Strategy }): ReactNode {
   return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (axe scrollable-region-focusable)
     <div className={styles.tableWrap} tabIndex={0}>
       <table className={styles.table}>
         <caption>Same requests through each strategy (latency in ticks)</caption>
