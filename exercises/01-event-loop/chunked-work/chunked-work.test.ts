@@ -197,6 +197,10 @@ describe('mapInChunks: partitioning work on the event loop', () => {
         await rejectionOf(mapInChunks([1], (x) => x, { budgetMs })),
         `budgetMs ${budgetMs} must be refused`,
       ).toBeInstanceOf(RangeError);
+      expect(
+        await rejectionOf(mapInChunks([1], (x) => x, { budgetMs })),
+        'the message names budgetMs',
+      ).toHaveProperty('message', expect.stringContaining('budgetMs'));
     }
   });
 });

@@ -4,7 +4,7 @@ import type { ELDHistogram } from 'node:perf_hooks';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sleep } from '../../../src/testing/index.js';
-import { type LagMonitor, type LagReport, startLagMonitor } from './lag-monitor.js';
+import { type LagMonitor, type LagMonitorOptions, type LagReport, startLagMonitor } from './lag-monitor.js';
 
 // Real time, real event loop: the margins are wide because the machine may be busy. An idle loop on
 // a loaded machine can still see a 100-200 ms hiccup now and then, so "idle" tests use thresholds no
@@ -132,15 +132,25 @@ describe('lag monitor', () => {
     const perfHooks = require('node:perf_hooks') as typeof import('node:perf_hooks');
     const original = perfHooks.monitorEventLoopDelay;
     const created: ELDHistogram[] = [];
-    perfHooks.monitorEventLoopDelay = (options) => {
-      const histogram = original(options);
+    const options: unknown[] = [];
+    perfHooks.monitorEventLoopDelay = (given) => {
+      options.push(given);
+      const histogram = original(given);
       created.push(histogram);
       return histogram;
     };
     syncBuiltinESMExports();
     try {
-      const own = startLagMonitor({ thresholdMs: 100, intervalMs: 100, onReport: () => {} });
+      const own = startLagMonitor({
+        thresholdMs: 100,
+        intervalMs: 100,
+        resolutionMs: 20,
+        onReport: () => {},
+      });
       expect(created.length, 'the monitor must use perf_hooks.monitorEventLoopDelay').toBe(1);
+      expect(options[0], 'resolutionMs is passed on as the histogram’s resolution').toEqual({
+        resolution: 20,
+      });
       own.stop();
     } finally {
       perfHooks.monitorEventLoopDelay = original;
@@ -162,26 +172,41 @@ describe('lag monitor', () => {
     ).toBeLessThanOrEqual(before);
   });
 
+  it('accepts the boundary values percentile 100, intervalMs 1 and resolutionMs 1', () => {
+    const own = startLagMonitor({
+      thresholdMs: 100,
+      percentile: 100,
+      intervalMs: 1,
+      resolutionMs: 1,
+      onReport: () => {},
+    });
+    own.stop();
+  });
+
   it('rejects options it cannot honour with a RangeError', () => {
     const onReport = () => {};
-    const bad = [
-      { thresholdMs: 0 },
-      { thresholdMs: -5 },
-      { thresholdMs: Number.NaN },
-      { thresholdMs: Number.POSITIVE_INFINITY },
-      { thresholdMs: 100, percentile: 0 },
-      { thresholdMs: 100, percentile: 101 },
-      { thresholdMs: 100, intervalMs: 0 },
-      { thresholdMs: 100, intervalMs: 2.5 },
-      { thresholdMs: 100, resolutionMs: 0 },
+    const bad: [Omit<LagMonitorOptions, 'onReport'>, string][] = [
+      [{ thresholdMs: 0 }, 'thresholdMs'],
+      [{ thresholdMs: -5 }, 'thresholdMs'],
+      [{ thresholdMs: Number.NaN }, 'thresholdMs'],
+      [{ thresholdMs: Number.POSITIVE_INFINITY }, 'thresholdMs'],
+      [{ thresholdMs: 100, percentile: 0 }, 'percentile'],
+      [{ thresholdMs: 100, percentile: 101 }, 'percentile'],
+      [{ thresholdMs: 100, intervalMs: 0 }, 'intervalMs'],
+      [{ thresholdMs: 100, intervalMs: 2.5 }, 'intervalMs'],
+      [{ thresholdMs: 100, resolutionMs: 0 }, 'resolutionMs'],
     ];
-    for (const options of bad) {
+    for (const [options, name] of bad) {
       expect(
         () => {
           monitor = startLagMonitor({ ...options, onReport });
         },
         `options ${JSON.stringify(options, (_key, v) => (Number.isFinite(v) || typeof v !== 'number' ? v : String(v)))} must be refused`,
       ).toThrow(RangeError);
+      expect(
+        () => startLagMonitor({ ...options, onReport }),
+        `the error message names the bad option, ${name}`,
+      ).toThrow(name);
     }
   });
 });

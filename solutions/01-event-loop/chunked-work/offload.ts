@@ -42,16 +42,14 @@ export function runInWorker<R>(
 
   return new Promise<R>((resolve, reject) => {
     const worker = new Worker(script, { workerData: input });
-    const onAbort = () => finish(() => reject(signal?.reason));
-    // Settle exactly once, and always terminate: terminate() on a worker that already exited is a no-op.
-    let settled = false;
+    // Whichever event comes first settles the promise; the later ones change nothing, because a
+    // promise settles once and terminate() on a worker that has already exited is a no-op.
     const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
       signal?.removeEventListener('abort', onAbort);
       void worker.terminate();
       settle();
     };
+    const onAbort = () => finish(() => reject(signal?.reason));
 
     worker.once('message', (result: R) => finish(() => resolve(result)));
     worker.once('error', (error) => finish(() => reject(error)));
