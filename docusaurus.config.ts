@@ -3,6 +3,7 @@ import type { Config, PluginModule } from '@docusaurus/types';
 import { themes as prismThemes } from 'prism-react-renderer';
 import { accessiblePrismTheme } from './src/plugins/accessible-prism';
 import exercisesPlugin from './src/plugins/exercises';
+import keepMermaidLazy from './src/plugins/keep-mermaid-lazy';
 
 /**
  * Where the course's repository lives; "Edit this page" links point at its docs/ folder.
@@ -51,7 +52,7 @@ const config: Config = {
       },
     ],
   ],
-  plugins: [exercisesPlugin as PluginModule],
+  plugins: [exercisesPlugin as PluginModule, keepMermaidLazy],
   presets: [
     [
       'classic',

@@ -49,11 +49,24 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const PHONE_WIDTH = 375;
+/**
+ * Budget for a page with no diagram, live block or simulator, in bytes sent over the wire
+ * (gzip): mermaid and the live editor must load lazily. See docs/maintainers/site.mdx.
+ */
+const PLAIN_PAGE_JS_BUDGET = 500 * 1024;
+const jsReport: { route: string; rawKb: number; gzipKb: number; heavy: boolean }[] = [];
 const DESKTOP = { width: 1280, height: 900 };
 
 /** Console errors, page errors and failed requests seen since the last `take()`. */
 function watch(page: Page, origin: string) {
   let problems: string[] = [];
+  let jsBytes = { raw: 0, gzip: 0 };
+  page.on('response', (res) => {
+    if (res.request().resourceType() !== 'script') return;
+    const headers = res.headers();
+    jsBytes.raw += Number(headers['content-length'] ?? 0);
+    jsBytes.gzip += Number(headers['x-gzip-length'] ?? 0);
+  });
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text().slice(0, 300)}`);
   });
@@ -71,6 +84,12 @@ function watch(page: Page, origin: string) {
       problems.push(`request leaves the site: ${req.url()}`);
   });
   return {
+    /** JavaScript bytes loaded since the last call: as built, and gzip-compressed as a host would send. */
+    takeJsBytes(): { raw: number; gzip: number } {
+      const taken = jsBytes;
+      jsBytes = { raw: 0, gzip: 0 };
+      return taken;
+    },
     take(): string[] {
       const taken = problems;
       problems = [];
@@ -204,12 +223,22 @@ async function checkPhoneWidth(page: Page, info: PageInfo) {
 async function checkPage(page: Page, origin: string, info: PageInfo, watcher: ReturnType<typeof watch>) {
   const started = Date.now();
   watcher.take();
+  watcher.takeJsBytes();
   const response = await page.goto(origin + info.route, { waitUntil: 'networkidle' });
   if (response?.status() !== 200) fail(info.route, `HTTP ${response?.status()} for the page itself`);
   const first = (await colorMode(page)) === 'dark' ? 'dark' : 'light';
   const second = first === 'light' ? 'dark' : 'light';
   await checkMermaid(page, info, first);
   await checkLiveBlocks(page, info);
+  const jsBytes = watcher.takeJsBytes();
+  const heavy = info.mermaid > 0 || info.liveTs > 0 || info.simulators.length > 0;
+  const kb = (n: number) => Math.round(n / 1024);
+  jsReport.push({ route: info.route, rawKb: kb(jsBytes.raw), gzipKb: kb(jsBytes.gzip), heavy });
+  if (!heavy && jsBytes.gzip > PLAIN_PAGE_JS_BUDGET)
+    fail(
+      info.route,
+      `loads ${kb(jsBytes.gzip)} KB of JavaScript (gzip); a page without diagrams or live code must stay under ${kb(PLAIN_PAGE_JS_BUDGET)} KB`,
+    );
   await checkAxe(page, info, first);
   await setColorMode(page, second);
   await checkMermaid(page, info, second);
@@ -218,7 +247,7 @@ async function checkPage(page: Page, origin: string, info: PageInfo, watcher: Re
   await page.waitForTimeout(200);
   for (const problem of watcher.take()) fail(info.route, problem);
   notes.push(
-    `${info.route.padEnd(28)} ${String(info.mermaid).padStart(2)} diagrams, ${info.liveTs} live, ${info.simulators.join('+') || '-'} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    `${info.route.padEnd(32)} ${String(info.mermaid).padStart(2)} diagrams, ${info.liveTs} live, ${(info.simulators.join('+') || '-').padEnd(14)} ${String(jsReport.at(-1)?.rawKb).padStart(5)} KB JS (${String(jsReport.at(-1)?.gzipKb).padStart(4)} KB gzip)  (${((Date.now() - started) / 1000).toFixed(1)} s)`,
   );
 }
 

@@ -1,8 +1,9 @@
 /** A tiny static server for a Docusaurus build (trailingSlash: false), on 127.0.0.1 only. */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -25,6 +26,16 @@ function resolveFile(root: string, urlPath: string): string | undefined {
   return candidates.find((file) => existsSync(file) && statSync(file).isFile());
 }
 
+const gzipSizes = new Map<string, number>();
+function gzipSize(file: string): number {
+  let size = gzipSizes.get(file);
+  if (size === undefined) {
+    size = gzipSync(readFileSync(file)).length;
+    gzipSizes.set(file, size);
+  }
+  return size;
+}
+
 export interface StaticServer {
   origin: string;
   close(): Promise<void>;
@@ -38,7 +49,12 @@ export async function serveBuild(buildDir: string): Promise<StaticServer> {
     const status = file ? 200 : 404;
 
     const served = file ?? path.join(root, '404.html');
-    res.writeHead(status, { 'content-type': types[path.extname(served)] ?? 'application/octet-stream' });
+    res.writeHead(status, {
+      'content-type': types[path.extname(served)] ?? 'application/octet-stream',
+      'content-length': statSync(served).size,
+      // What a compressing host (nginx, Netlify, GitHub Pages) would send, for the JS budget.
+      ...(served.endsWith('.js') ? { 'x-gzip-length': gzipSize(served) } : {}),
+    });
     createReadStream(served).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
