@@ -30,13 +30,16 @@ const quote = (text: string) => `"${text.replace(/"/g, '#quot;')}"`;
 export function courseMapDiagram(isWritten: (slug: string) => boolean): string {
   const lines = ['flowchart TB'];
   syllabus.forEach((part, p) => {
-    lines.push(`  subgraph P${p}[${quote(part.title)}]`, '    direction TB');
-    for (const chapter of part.chapters) {
+    lines.push(`  subgraph P${p}[${quote(part.title)}]`, '    direction LR');
+    const ids = part.chapters.map((chapter) => {
       const [number] = chapter.slug.split('-');
       const id = `C${number}`;
       lines.push(`    ${id}[${quote(`${number} · ${chapter.title}`)}]`);
       if (!isWritten(chapter.slug)) lines.push(`    class ${id} soon`);
-    }
+      return id;
+    });
+    // Invisible links keep the chapters in syllabus order within the part.
+    if (ids.length > 1) lines.push(`    ${ids.join(' ~~~ ')}`);
     lines.push('  end');
     if (p > 0) lines.push(`  P${p - 1} --> P${p}`);
   });
@@ -57,12 +60,13 @@ export default function CourseMap(): ReactNode {
         {syllabus.map((part) => (
           <section key={part.title} className={styles.part}>
             <h3>{part.title}</h3>
-            <ol>
+            <ul>
               {part.chapters.map((chapter) => {
                 const to = chapterPath(paths, chapter.slug);
                 const [number] = chapter.slug.split('-');
                 return (
-                  <li key={chapter.slug} value={Number(number)}>
+                  <li key={chapter.slug}>
+                    <span className={styles.number}>{number}</span>{' '}
                     {to ? (
                       <Link to={to}>{chapter.title}</Link>
                     ) : (
@@ -71,7 +75,7 @@ export default function CourseMap(): ReactNode {
                   </li>
                 );
               })}
-            </ol>
+            </ul>
           </section>
         ))}
       </div>
