@@ -20,7 +20,8 @@ import { createChatNode } from './cluster.js';
 
 const RECEIVERS = 200;
 const IN_FLIGHT = 10;
-const IDLE_CONNECTIONS = 2000;
+const IDLE_CONNECTIONS = 5000;
+const ROUNDS = 3;
 
 export default async function bench(ctx: BenchContext): Promise<void> {
   if (!ctx.redisUrl) throw new Error('this bench needs Redis');
@@ -28,18 +29,30 @@ export default async function bench(ctx: BenchContext): Promise<void> {
   ctx.log(`1 sender, ${RECEIVERS} receivers, ${seconds} s per phase, ${IN_FLIGHT} messages in flight`);
 
   const bare = await startBareBroadcast();
-  const baseline = await measure('bare ws broadcast, 1 instance', [bare.url], seconds, (text) => text);
-  await bare.close();
-
   const prefix = `bench-${process.pid}:`;
   const options = { redisUrl: ctx.redisUrl, keyPrefix: prefix, rateLimit: { messages: 1e9, perMs: 1000 } };
   const nodes = [await createChatNode(options), await createChatNode(options)];
   const urls = await Promise.all(nodes.map((n) => listenOn(n.server)));
-  const chat = await measure('chat-cluster, 2 instances + Redis', urls, seconds, (text) =>
-    JSON.stringify({ type: 'message', room: 'bench', text }),
+
+  // The phases alternate and each keeps its best round: on a shared machine the load changes from
+  // second to second, and the best round is the one least disturbed by others.
+  const best = new Map<string, Measurement>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const m of [
+      await measure('bare ws broadcast, 1 instance', [bare.url], seconds, (text) => text),
+      await measure('chat-cluster, 2 instances + Redis', urls, seconds, (text) =>
+        JSON.stringify({ type: 'message', room: 'bench', text }),
+      ),
+    ]) {
+      if (m.perSecond > (best.get(m.label)?.perSecond ?? -1)) best.set(m.label, m);
+    }
+  }
+  await bare.close();
+  for (const line of comparisonTable([...best.values()])) ctx.log(line);
+  ctx.log(
+    `(best of ${ROUNDS} alternating rounds; ops/s = messages delivered per second, summed over receivers; ` +
+      'p50/p99 = send-to-receipt delay)',
   );
-  for (const line of comparisonTable([baseline, chat])) ctx.log(line);
-  ctx.log('(ops/s = messages delivered per second, summed over receivers; p50/p99 = send-to-receipt delay)');
 
   const perConnection = await idleMemory(urls[0] ?? '');
   ctx.log(
