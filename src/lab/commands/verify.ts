@@ -4,8 +4,9 @@
  * the reference solutions and fails on the stubs, the tooling's own tests pass, the site builds and
  * works in a real browser. It ends with a one-screen summary.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type Course, checkCourse, courseRoot, loadCourse } from '../course.js';
 import { type ExerciseResult, resultsByExercise } from '../results.js';
@@ -17,6 +18,7 @@ export const verifyHelp = `Usage: npm run verify [-- --skip <phases>] [-- --only
 
 The course's own checks, in order:
   course      manifests valid, ids match folders, listed files, solutions, hints, docs pages exist
+  lockfile    \`npm ci\` accepts package-lock.json (every platform's optional binaries recorded)
   types       tsc over exercises/, solutions/, src/
   lint        Biome (lint and format) over the whole tree
   solutions   every test passes against solutions/
@@ -51,6 +53,7 @@ interface VerifyContext {
 
 const phases: readonly Phase[] = [
   { name: 'course', run: async () => courseConsistency() },
+  { name: 'lockfile', run: async () => lockfileInSync() },
   {
     name: 'types',
     run: () => command(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']),
@@ -126,6 +129,40 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   // The closing count: tests checked across the solutions, stubs and tooling phases.
   console.log(`verify: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;
+}
+
+/**
+ * `npm ci` refuses a lockfile that lacks any platform's optional binary (npm/cli#4828), and npm on
+ * Linux leaves out those it cannot resolve; a learner on macOS or Windows would be the one to find
+ * out. A dry run of `npm ci` on a copy of package.json and the lockfile proves it here.
+ */
+function lockfileInSync(): PhaseOutcome {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-lockfile-'));
+  try {
+    for (const file of ['package.json', 'package-lock.json'])
+      copyFileSync(path.join(courseRoot, file), path.join(scratch, file));
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const result = spawnSync(npm, ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: scratch,
+      encoding: 'utf8',
+      timeout: 5 * 60_000,
+    });
+    if (result.status === 0) return { ok: true, summary: 'npm ci accepts package-lock.json' };
+    const errors = `${result.stdout}${result.stderr}`
+      .split('\n')
+      .filter((line) => /npm error (Missing|Invalid|code)/.test(line));
+    return {
+      ok: false,
+      summary: 'npm ci rejects package-lock.json',
+      details: [
+        ...errors.slice(0, 20),
+        'A "Missing: <platform binary>" means the registry lacks that platform at the locked version: pin the',
+        'package (or add an override) to the newest version every platform has, then `npm install` again.',
+      ],
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 function courseConsistency(): PhaseOutcome {
