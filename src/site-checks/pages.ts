@@ -76,7 +76,8 @@ const SIMULATORS: Record<string, string> = {
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {
   const fences = topLevelFences(text);
-  const prose = outsideFences(text);
+  // Prose without inline code spans, so `<CourseMap />` written about in a sentence does not count.
+  const prose = outsideFences(text).replace(/(`+)[\s\S]*?\1/g, '');
   const count = (name: string) => (prose.match(new RegExp(`<${name}[\\s/>]`, 'g')) ?? []).length;
   const mermaid =
     fences.filter((f) => /^mermaid\b/.test(f.info)).length +
