@@ -1,5 +1,5 @@
 /**
- * The lab's command line: `tsx src/lab/cli.ts <command> [args]`, reached through the npm scripts
+ * The lab's command line: `node --import tsx src/lab/cli.ts <command> [args]`, reached through the npm scripts
  * (`npm test`, `npm run verify`, ...). The commands are listed in `commands/index.ts`.
  */
 import { commands } from './commands/index.js';

@@ -3,7 +3,7 @@
  * 127.0.0.1 only, bounded in time) and an in-process loop for operations that are not HTTP; and a
  * comparison table that prints the ratio against a baseline measured in the same run.
  */
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 
 /** One measured phase. */
 export interface Measurement {
@@ -42,7 +42,9 @@ function assertLoopback(url: string): void {
 /** Runs autocannon against `url` for the given time and returns what it measured. */
 export async function httpLoad(options: HttpLoadOptions): Promise<Measurement> {
   assertLoopback(options.url);
-  const result = await autocannon({
+  // Loaded on first use: every suite imports the test kit, and only benchmarks need autocannon.
+  const { default: run } = await import('autocannon');
+  const result = await run({
     url: options.url,
     connections: options.connections ?? 50,
     duration: options.durationSeconds ?? 5,

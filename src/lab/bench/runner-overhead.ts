@@ -43,7 +43,7 @@ async function main() {
     "import { it, expect } from 'vitest';\nit('adds', () => expect(1 + 1).toBe(2));\n",
   );
   writeFileSync(path.join(bare, 'package.json'), '{"type":"module"}');
-  const cli = [path.join(courseRoot, 'node_modules/tsx/dist/cli.mjs'), 'src/lab/cli.ts', 'test'];
+  const cli = ['--import', 'tsx', 'src/lab/cli.ts', 'test'];
   const solutions = { LAB_TARGET: 'solutions' };
 
   const samples = {
