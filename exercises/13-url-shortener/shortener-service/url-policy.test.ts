@@ -44,6 +44,7 @@ const HOSTILE: [unknown, string][] = [
   ['http://224.0.0.1/', 'multicast'],
   ['http://255.255.255.255/', 'broadcast'],
   [`https://example.com/${'a'.repeat(MAX_URL_LENGTH)}`, 'longer than 2048 characters'],
+  [`https://example.com/${'é'.repeat(700)}`, 'short as typed, but over 2048 characters once percent-encoded'],
   ['', 'empty'],
   ['   ', 'blank'],
   [42, 'not a string'],
