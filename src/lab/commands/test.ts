@@ -78,7 +78,7 @@ export function afterRun(
     const status = r.solved
       ? color.green(`✔ solved (${total} tests)`)
       : r.errors.length > 0 && total === 0
-        ? color.red('✘ the tests could not run your code')
+        ? color.red(`✘ did not run: ${firstLineOf(r.errors[0])}`)
         : color.red(`✘ ${r.failed} of ${total} tests failing`);
     lines.push(`  ${r.exercise.id.padEnd(width)}  ${status}`);
   }
@@ -104,7 +104,7 @@ function nextStep(course: Course, results: readonly ExerciseResult[], ownFiles: 
     const firstFailure = unsolved.tests.find((t) => t.status === 'failed');
     const lines = [`${color.bold('Next:')} ${e.manifest.title}: edit ${color.cyan(files)}`];
     if (unsolved.errors.length > 0 && !firstFailure)
-      lines.push(`  The suite could not load your code: ${unsolved.errors[0]?.split('\n')[0]}`);
+      lines.push(`  The suite did not run: ${firstLineOf(unsolved.errors[0])}`);
     if (firstFailure) {
       lines.push(`  Start with: ${color.yellow(firstFailure.name)}`);
       if (firstFailure.message) lines.push(`  ${color.dim(firstFailure.message.split('\n')[0] ?? '')}`);
@@ -120,4 +120,10 @@ function nextStep(course: Course, results: readonly ExerciseResult[], ownFiles: 
   return next
     ? `${color.green('All solved.')} ${color.bold('Next:')} ${next.manifest.title} (${color.cyan(`npm test -- ${next.chapter.slice(0, 2)}/${next.name}`)})`
     : color.green('All solved: that is every exercise in the course. Well done.');
+}
+
+/** The first line of a file-level error, without the file name the results put in front of it. */
+function firstLineOf(error: string | undefined, max = 90): string {
+  const line = (error ?? '').replace(/^[^:]+\.test\.ts: /, '').split('\n')[0] ?? '';
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
