@@ -142,6 +142,12 @@ function readCourse(root: string): { course: Course; problems: string[] } {
       if (testFiles.length === 0) problems.push(`${rel(dir)}: no *.test.ts suite`);
       exercises.push({ id, name, chapter: slug, dir, testFiles, manifest });
     }
+    // The manifests' `order` first (an exercise without one goes last), then the folder name.
+    exercises.sort(
+      (a, b) =>
+        (a.manifest.order ?? Number.MAX_SAFE_INTEGER) - (b.manifest.order ?? Number.MAX_SAFE_INTEGER) ||
+        a.name.localeCompare(b.name),
+    );
     const [number = '', ...rest] = slug.split('-');
     chapters.push({ slug, number, name: rest.join('-'), title: info.title, exercises });
   }

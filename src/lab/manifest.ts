@@ -30,6 +30,8 @@ export const manifestSchema = z
     points: z.number().positive().default(10),
     /** Relative weight per test, keyed by the test's full name ("describe > it"); unlisted tests weigh 1. */
     weights: z.record(z.string(), z.number().nonnegative()).default({}),
+    /** Position in its chapter (1 = do this first); the runner, progress and the site list exercises in this order. */
+    order: z.number().int().min(1).optional(),
     /** A file in the exercise folder whose default export starts the exercise as a server (`npm run serve`). */
     serve: fileName.optional(),
     /** A file in the exercise folder whose default export benchmarks it against a baseline (`npm run bench`). */

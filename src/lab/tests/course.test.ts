@@ -111,6 +111,17 @@ describe('course consistency (verify)', () => {
     expect(problems).toContainEqual(expect.stringMatching(/no \*\.test\.ts suite/));
   });
 
+  it('lists a chapter’s exercises in their manifests’ order, then by name', () => {
+    const files = {
+      ...complete('08-traffic/zeta'),
+      ...complete('08-traffic/alpha'),
+      ...complete('08-traffic/beta'),
+      'exercises/08-traffic/zeta/exercise.json': manifest('08-traffic/zeta', { order: 1 }),
+      'exercises/08-traffic/beta/exercise.json': manifest('08-traffic/beta', { order: 2 }),
+    };
+    expect(loadCourse(fakeCourse(files)).exercises.map((e) => e.name)).toEqual(['zeta', 'beta', 'alpha']);
+  });
+
   it('loads leniently: an invalid manifest leaves out that exercise only', () => {
     const files = {
       ...complete(),
