@@ -96,7 +96,16 @@ describe('a page-visit counter on Redis', () => {
     await expect(counter.recordVisit('x'.repeat(201)), 'a 201-character page name').rejects.toThrow(
       TypeError,
     );
+    await expect(counter.visits(''), 'visits() checks the page name too').rejects.toThrow(TypeError);
+    await expect(counter.dailyVisits('', new Date()), 'and so does dailyVisits()').rejects.toThrow(TypeError);
     await expect(counter.topPages(0), 'n = 0').rejects.toThrow(RangeError);
     await expect(counter.topPages(1.5), 'n = 1.5').rejects.toThrow(RangeError);
+  });
+
+  it('accepts the limits themselves: a 200-character page name and n = 1', async () => {
+    const counter = createVisitCounter(redis.client());
+    const longest = `/${'x'.repeat(199)}`;
+    expect(await counter.recordVisit(longest), 'a page name of exactly 200 characters is allowed').toBe(1);
+    expect(await counter.topPages(1), 'n = 1 is a positive integer').toEqual([{ page: longest, visits: 1 }]);
   });
 });

@@ -37,6 +37,7 @@ export async function mutateCommand(args: readonly string[]): Promise<number> {
   const course = loadCourse();
   const exercise = selectOneExercise(course, positional[0] as string);
   const reportBase = path.join(course.root, '.lab', 'mutation', exercise.id);
+  const isPure = exercise.manifest.needs.length === 0 && !exercise.manifest.serve;
 
   // The suites run against the solutions inside Stryker's sandbox copy of the course.
   process.env[TARGET_ENV] = 'solutions';
@@ -54,7 +55,10 @@ export async function mutateCommand(args: readonly string[]): Promise<number> {
       pool: 'forks',
     },
     mutate: exercise.manifest.files.map((f) => `solutions/${exercise.id}/${f}`),
-    coverageAnalysis: 'perTest',
+    // Per-test coverage runs only the tests that executed a mutant. Code in a server's callbacks or
+    // behind Redis runs outside the test that caused it, so it is misattributed and mutants the
+    // suite kills are reported as survivors: those exercises run every test against every mutant.
+    coverageAnalysis: isPure ? 'perTest' : 'all',
     concurrency,
     reporters: ['clear-text', 'progress', 'html', 'json'],
     htmlReporter: { fileName: `${reportBase}.html` },
