@@ -164,16 +164,35 @@ function watchdog(cleanup: string): Watchdog {
 }
 
 async function startContainer(image: string): Promise<RedisHandle> {
-  const { GenericContainer, Wait } = await import('testcontainers');
+  const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
   sweepOrphans();
   // Armed before the container exists: a Ctrl-C during start-up must not leak it either.
   const owner = `org.system-design-lab.owner=${process.pid}-${Date.now()}`;
   const guard = watchdog(`docker rm -f -v $(docker ps -aq --filter label=${owner}) >/dev/null 2>&1`);
   const [ownerKey = '', ownerValue = ''] = owner.split('=');
-  let container: Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
+  // This Redis has no password. Docker publishes ports on every interface unless told otherwise,
+  // which would put it on the learner's network; a local engine binds it to loopback instead. A
+  // remote engine (DOCKER_HOST=tcp://..., docker-in-docker) is reached over its network, so it is
+  // left as it is.
+  const runtimeHost = (await getContainerRuntimeClient()).info.containerRuntime.host;
+  const localEngine = ['localhost', '127.0.0.1', '::1'].includes(runtimeHost);
+  class RedisContainer extends GenericContainer {
+    bindPublishedPortsToLoopback(): this {
+      const portBindings = (this.hostConfig.PortBindings ?? {}) as Record<
+        string,
+        { HostIp?: string }[] | undefined
+      >;
+      for (const bindings of Object.values(portBindings)) {
+        for (const binding of bindings ?? []) binding.HostIp = '127.0.0.1';
+      }
+      return this;
+    }
+  }
+  let container: Awaited<ReturnType<RedisContainer['start']>>;
   try {
-    container = await new GenericContainer(image)
-      .withExposedPorts(6379)
+    const definition = new RedisContainer(image).withExposedPorts(6379);
+    if (localEngine) definition.bindPublishedPortsToLoopback();
+    container = await definition
       .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
       .withLabels({
         'org.system-design-lab': 'redis',
@@ -189,7 +208,8 @@ async function startContainer(image: string): Promise<RedisHandle> {
   }
   let stopped: Promise<void> | undefined;
   return {
-    url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
+    // Bound to 127.0.0.1 only: `localhost` could resolve to ::1 first and miss it.
+    url: `redis://${localEngine ? '127.0.0.1' : container.getHost()}:${container.getMappedPort(6379)}`,
     source: `container ${image}`,
     stop: () =>
       (stopped ??= container
