@@ -129,6 +129,9 @@ function readCourse(root: string): { course: Course; problems: string[] } {
         if (!existsSync(path.join(dirs.solutions, id, file)))
           problems.push(`${where}: files lists ${file}, but solutions/${id}/${file} is missing`);
       }
+      for (const [file, source] of Object.entries(manifest.copies)) {
+        problems.push(...copyProblems(where, dir, file, path.join(root, source), source, manifest.files));
+      }
       for (const field of ['serve', 'bench'] as const) {
         const file = manifest[field];
         if (file && !existsSync(path.join(dir, file)))
@@ -158,4 +161,26 @@ function readCourse(root: string): { course: Course; problems: string[] } {
 export function exerciseIdOf(relativePath: string): string | undefined {
   const [chapter, name] = relativePath.split(/[\\/]/);
   return chapter && name && /^\d\d-/.test(chapter) ? `${chapter}/${name}` : undefined;
+}
+
+/** A given copy of another exercise's answer must exist, not be an edited file, and match its source. */
+function copyProblems(
+  where: string,
+  dir: string,
+  file: string,
+  sourcePath: string,
+  source: string,
+  editable: readonly string[],
+): string[] {
+  if (editable.includes(file))
+    return [`${where}: copies lists ${file}, which is also in files (a copy is given, not edited)`];
+  if (!existsSync(path.join(dir, file)))
+    return [`${where}: copies lists ${file}, which is not in the exercise folder`];
+  if (!existsSync(sourcePath))
+    return [`${where}: copies says ${file} comes from ${source}, which does not exist`];
+  // One plain block comment may head the copy (saying what it is); the rest is the source, unchanged.
+  const body = readFileSync(path.join(dir, file), 'utf8').replace(/^\/\*(?!\*)[\s\S]*?\*\/\n/, '');
+  return body === readFileSync(sourcePath, 'utf8')
+    ? []
+    : [`${where}: ${file} no longer matches ${source}; copy it again (keeping its header comment)`];
 }

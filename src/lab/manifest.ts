@@ -32,6 +32,15 @@ export const manifestSchema = z
     weights: z.record(z.string(), z.number().nonnegative()).default({}),
     /** Position in its chapter (1 = do this first); the runner, progress and the site list exercises in this order. */
     order: z.number().int().min(1).optional(),
+    /**
+     * Files the exercise gives that are copies of another exercise's answer (exercises import only
+     * their own folder), mapped to their source from the course root, e.g.
+     * `{"protocol.ts": "solutions/10-realtime/chat-protocol/protocol.ts"}`. A copy may start with one
+     * plain `/* ... *\/` header comment; the rest must equal the source (verify checks it).
+     */
+    copies: z
+      .record(fileName, z.string().regex(/^solutions\/\d\d-[a-z0-9-]+\/[a-z0-9-]+\/[a-z0-9.-]+\.ts$/))
+      .default({}),
     /** A file in the exercise folder whose default export starts the exercise as a server (`npm run serve`). */
     serve: fileName.optional(),
     /** A file in the exercise folder whose default export benchmarks it against a baseline (`npm run bench`). */

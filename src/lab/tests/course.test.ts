@@ -122,6 +122,23 @@ describe('course consistency (verify)', () => {
     expect(loadCourse(fakeCourse(files)).exercises.map((e) => e.name)).toEqual(['zeta', 'beta', 'alpha']);
   });
 
+  it('holds a given copy of another exercise’s answer to its source (a header comment may differ)', () => {
+    const source = 'export const x = 1;\n';
+    const files = {
+      ...complete('08-traffic/user'),
+      'solutions/08-traffic/source/impl.ts': source,
+      'exercises/08-traffic/user/exercise.json': manifest('08-traffic/user', {
+        copies: { 'given.ts': 'solutions/08-traffic/source/impl.ts' },
+      }),
+      'exercises/08-traffic/user/given.ts': `/*\n * A copy of 08-traffic/source's answer.\n */\n${source}`,
+    };
+    expect(checkCourse(fakeCourse(files)).filter((p) => p.includes('given.ts'))).toEqual([]);
+    const drifted = { ...files, 'exercises/08-traffic/user/given.ts': `/* copy */\nexport const x = 2;\n` };
+    expect(checkCourse(fakeCourse(drifted))).toContainEqual(
+      expect.stringMatching(/given\.ts no longer matches solutions\/08-traffic\/source\/impl\.ts/),
+    );
+  });
+
   it('loads leniently: an invalid manifest leaves out that exercise only', () => {
     const files = {
       ...complete(),
