@@ -178,6 +178,13 @@ async function checkLiveBlocks(page: Page, info: PageInfo) {
     }
     const lines = await block.locator('[data-live-console] > div').count();
     if (lines === 0) fail(where, 'its console shows no output');
+    // A block's program must run to the end: a thrown error still prints a line, so count it apart.
+    const errors = await block.locator('[data-live-console] > div[data-kind="error"]').allTextContents();
+    const failed = (await block.locator('[data-ok="false"]').count()) > 0;
+    const uncaught = errors.filter((text) => text.startsWith('Uncaught'));
+    if (failed || uncaught.length > 0) {
+      fail(where, `its program failed: ${(uncaught[0] ?? errors.at(-1) ?? 'no message').slice(0, 200)}`);
+    }
     // Edit: append a line at the end of the program and wait for the re-run to print it.
     const runsBefore = Number(await block.getAttribute('data-runs'));
     const marker = `edited-by-site-check-${i}`;
