@@ -9,7 +9,14 @@
  */
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
-export { comparisonTable, type HttpLoadOptions, httpLoad, loopLoad, type Measurement } from './load.js';
+export {
+  comparisonTable,
+  type HttpLoadOptions,
+  httpLoad,
+  loopLoad,
+  type Measurement,
+  measurementOf,
+} from './load.js';
 export { closeServer, freePort, type Listening, listen, sleep, startHttpServer, waitFor } from './net.js';
 export { type TestRedis, useRedis } from './redis.js';
 export type { BenchContext, ServeContext, Served } from './runnable.js';

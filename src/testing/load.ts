@@ -98,13 +98,25 @@ export async function loopLoad(
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.max(0, Math.ceil((p * latencies.length) / 100) - 1)] ?? 0;
+  return measurementOf(label, latencies, (performance.now() - started) / 1000, errors);
+}
+
+/**
+ * A {@link Measurement} from raw per-operation latencies (ms) over `elapsedSeconds`: for benches that
+ * time their own operations (a message from send to delivery, say). Percentiles are nearest-rank.
+ */
+export function measurementOf(
+  label: string,
+  latenciesMs: readonly number[],
+  elapsedSeconds: number,
+  errors = 0,
+): Measurement {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.max(0, Math.ceil((p * sorted.length) / 100) - 1)] ?? 0;
   return {
     label,
-    operations: latencies.length,
-    perSecond: latencies.length / elapsed,
+    operations: sorted.length,
+    perSecond: sorted.length / elapsedSeconds,
     p50Ms: round(at(50)),
     p99Ms: round(at(99)),
     errors,

@@ -15,7 +15,12 @@ import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import WebSocket, { WebSocketServer } from 'ws';
-import { type BenchContext, comparisonTable, type Measurement } from '../../../src/testing/index.js';
+import {
+  type BenchContext,
+  comparisonTable,
+  type Measurement,
+  measurementOf,
+} from '../../../src/testing/index.js';
 import { createChatNode } from './cluster.js';
 
 const RECEIVERS = 200;
@@ -137,17 +142,7 @@ async function measure(
   measuring = false;
   for (const ws of [...receivers, sender]) ws.terminate();
 
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.max(0, Math.ceil((p * latencies.length) / 100) - 1)] ?? 0;
-  const round = (x: number) => Math.round(x * 100) / 100;
-  return {
-    label,
-    operations: latencies.length,
-    perSecond: latencies.length / elapsed,
-    p50Ms: round(at(50)),
-    p99Ms: round(at(99)),
-    errors: 0,
-  };
+  return measurementOf(label, latencies, elapsed);
 }
 
 function sentTime(text: string): number | undefined {

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { type Course, checkCourse, courseRoot, loadCourse } from '../course.js';
-import { type ExerciseResult, resultsByExercise } from '../results.js';
+import { type ExerciseResult, type RunResults, resultsByExercise } from '../results.js';
 import { runSuites, type SuiteRun } from '../suite-runner.js';
 import { resolveTargetDir } from '../target.js';
 import { color, UsageError } from '../ui.js';
@@ -227,18 +227,28 @@ function runFailure(run: SuiteRun, what: string): PhaseOutcome | undefined {
   };
 }
 
-async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
+/** Runs every exercise suite against one target; a run that died or hung is a failed phase. */
+async function runEveryExercise(
+  ctx: VerifyContext,
+  target: 'solutions' | 'exercises',
+): Promise<{ run: RunResults; results: ExerciseResult[] } | PhaseOutcome> {
   const run = await runSuites({
     files: allTestFiles(ctx.course),
-    target: { dir: resolveTargetDir('solutions') },
+    target: { dir: resolveTargetDir(target) },
     needsRedis: needsRedis(ctx.course),
-    reporter: 'dot',
+    reporter: target === 'solutions' ? 'dot' : 'none',
     output: 'capture',
     timeoutMs: SUITE_RUN_LIMIT_MS,
   });
-  const broken = runFailure(run, 'solutions');
+  const broken = runFailure(run, target === 'solutions' ? 'solutions' : 'stubs');
   if (broken || !run.results) return broken as PhaseOutcome;
-  const results = resultsByExercise(ctx.course, run.results);
+  return { run: run.results, results: resultsByExercise(ctx.course, run.results) };
+}
+
+async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
+  const outcome = await runEveryExercise(ctx, 'solutions');
+  if ('ok' in outcome) return outcome;
+  const { run, results } = outcome;
   ctx.solutionRun = results;
   const details: string[] = [];
   for (const r of results) {
@@ -251,7 +261,7 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
   }
   for (const e of ctx.course.exercises)
     if (!results.some((r) => r.exercise === e)) details.push(`${e.id}: did not run`);
-  for (const u of run.results.unhandledErrors) details.push(`unhandled: ${u.split('\n')[0]}`);
+  for (const u of run.unhandledErrors) details.push(`unhandled: ${u.split('\n')[0]}`);
   const passed = results.reduce((n, r) => n + r.passed, 0);
   return {
     ok: details.length === 0,
@@ -263,17 +273,9 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
 }
 
 async function stubsFail(ctx: VerifyContext): Promise<PhaseOutcome> {
-  const run = await runSuites({
-    files: allTestFiles(ctx.course),
-    target: { dir: resolveTargetDir('exercises') },
-    needsRedis: needsRedis(ctx.course),
-    reporter: 'none',
-    output: 'capture',
-    timeoutMs: SUITE_RUN_LIMIT_MS,
-  });
-  const broken = runFailure(run, 'stubs');
-  if (broken || !run.results) return broken as PhaseOutcome;
-  const results = resultsByExercise(ctx.course, run.results);
+  const outcome = await runEveryExercise(ctx, 'exercises');
+  if ('ok' in outcome) return outcome;
+  const { results } = outcome;
   const details: string[] = [];
   let redOnStub = 0;
   for (const r of results) {
