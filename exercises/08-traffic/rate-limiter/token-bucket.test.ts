@@ -113,11 +113,13 @@ describe('TokenBucket (in memory, injected clock)', () => {
   });
 
   it('uses the system clock when none is given', async () => {
-    const b = new TokenBucket({ capacity: 1, refillPerSecond: 1000 });
+    // 10 tokens/s: a token every 100 ms, so the two back-to-back calls below cannot see a refill
+    // (at 1000/s a single millisecond tick between them refilled the bucket and the test flaked).
+    const b = new TokenBucket({ capacity: 1, refillPerSecond: 10 });
     expect(b.tryTake()).toBe(true);
     expect(b.tryTake(), 'empty right after').toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(b.tryTake(), 'at 1000 tokens/s, 20 ms of real time refills it').toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(b.tryTake(), 'at 10 tokens/s, 150 ms of real time refills it').toBe(true);
   });
 
   it('rejects a capacity, refill rate or cost that is not a positive finite number', () => {
