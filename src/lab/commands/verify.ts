@@ -5,16 +5,37 @@
  * works in a real browser. It ends with a one-screen summary.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Course, checkCourse, courseRoot, loadCourse } from '../course.js';
+import {
+  type Counterexample,
+  intoRounds,
+  layOutForTypecheck,
+  layOutSubmission,
+  readCounterexamples,
+} from '../counterexamples.js';
+import { type Course, checkCourse, courseRoot, type Exercise, loadCourse } from '../course.js';
+import { buildSandbox } from '../grade/sandbox.js';
 import { type ExerciseResult, type RunResults, resultsByExercise } from '../results.js';
+import { selectExercises } from '../select.js';
 import { runSuites, type SuiteRun } from '../suite-runner.js';
 import { resolveTargetDir } from '../target.js';
 import { color, UsageError } from '../ui.js';
 
-export const verifyHelp = `Usage: npm run verify [-- --skip <phases>] [-- --only <phases>]
+/** A zone that is not UTC, has a half-hour offset and no daylight saving: catches "local day" bugs. */
+export const VERIFY_TZ = 'Asia/Kolkata';
+
+export const verifyHelp = `Usage: npm run verify [-- --skip <phases>] [-- --only <phases>] [-- <selector...>]
 
 The course's own checks, in order:
   course      manifests valid, ids match folders, listed files, solutions, hints, docs pages exist
@@ -23,12 +44,19 @@ The course's own checks, in order:
   lint        Biome (lint and format) over the whole tree
   solutions   every test passes against solutions/
   stubs       every test fails against the stubs in exercises/ (a test that passes checks nothing)
+  counterexamples
+              every wrong implementation in counterexamples/ typechecks and fails its suite
   tooling     the lab's own tests (src/**/*.test.ts)
   site        the Docusaurus build (broken links and anchors fail it)
   browser     the built site in Debian's chromium (needs CHROMIUM_PATH: source the provision
               script with LAB_WITH_BROWSER=1)
 
-Phases are comma-separated: --skip site,browser  or  --only solutions,stubs`;
+Phases are comma-separated: --skip site,browser  or  --only solutions,stubs
+Selectors (as for npm test: 08, traffic, 08/rate-limiter) limit the solutions, stubs and
+counterexamples phases to those exercises:  --only counterexamples 08
+
+The solutions and counterexamples phases run with TZ=${VERIFY_TZ} and each file's tests in a shuffled
+order; the seed is printed, and LAB_SEED=<seed> repeats it.`;
 
 interface PhaseOutcome {
   readonly ok: boolean;
@@ -48,11 +76,15 @@ interface Phase {
 
 interface VerifyContext {
   readonly course: Course;
+  /** The exercises the selectors name (every exercise when there are none). */
+  readonly selected: readonly Exercise[];
+  /** Vitest's shuffle seed for this run. */
+  readonly seed: number;
   solutionRun?: ExerciseResult[];
 }
 
 const phases: readonly Phase[] = [
-  { name: 'course', run: async () => courseConsistency() },
+  { name: 'course', run: async (ctx) => courseConsistency(ctx.course) },
   { name: 'lockfile', run: async () => lockfileInSync() },
   {
     name: 'types',
@@ -64,6 +96,7 @@ const phases: readonly Phase[] = [
   },
   { name: 'solutions', run: (ctx) => solutionsPass(ctx) },
   { name: 'stubs', run: (ctx) => stubsFail(ctx) },
+  { name: 'counterexamples', run: (ctx) => counterexamplesFail(ctx) },
   { name: 'tooling', run: () => toolingTests() },
   {
     name: 'site',
@@ -78,6 +111,11 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
     const i = args.indexOf(flag);
     return i >= 0 ? (args[i + 1] ?? '').split(',').filter(Boolean) : undefined;
   };
+  const unknown = args.filter((a) => a.startsWith('-') && a !== '--skip' && a !== '--only');
+  if (unknown.length > 0) throw new UsageError(`Unknown option ${unknown.join(', ')}.\n\n${verifyHelp}`);
+  const selectors = args.filter(
+    (a, i) => !a.startsWith('-') && args[i - 1] !== '--skip' && args[i - 1] !== '--only',
+  );
   const skip = new Set(listArg('--skip') ?? []);
   const only = listArg('--only');
   for (const name of [...skip, ...(only ?? [])]) {
@@ -87,7 +125,9 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   }
   const selected = phases.filter((p) => !skip.has(p.name) && (!only || only.includes(p.name)));
 
-  const context: VerifyContext = { course: loadCourse() };
+  const course = loadCourse();
+  const seed = Number(process.env.LAB_SEED) || randomInt(1, 2 ** 31 - 1);
+  const context: VerifyContext = { course, selected: selectExercises(course, selectors), seed };
   const rows: { name: string; outcome: PhaseOutcome; seconds: number }[] = [];
   const started = performance.now();
   for (const phase of selected) {
@@ -122,6 +162,10 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
     );
   }
   console.log(`  total ${total.toFixed(1)} s`);
+  if (rows.some((r) => r.name === 'solutions' || r.name === 'counterexamples'))
+    console.log(
+      `  suites ran with TZ=${VERIFY_TZ}, tests shuffled with seed ${seed} (LAB_SEED=${seed} repeats it)`,
+    );
   const ok = rows.every((r) => r.outcome.ok);
   console.log(
     ok ? color.green('\nThe course verifies.') : color.red('\nThe course does not verify: see ✘ above.'),
@@ -165,10 +209,10 @@ function lockfileInSync(): PhaseOutcome {
   }
 }
 
-function courseConsistency(): PhaseOutcome {
-  const problems = checkCourse();
+function courseConsistency(course: Course): PhaseOutcome {
+  const problems = [...checkCourse(), ...readCounterexamples(course).problems];
   return problems.length === 0
-    ? { ok: true, summary: 'manifests, files, solutions, hints and docs pages consistent' }
+    ? { ok: true, summary: 'manifests, files, solutions, hints, docs pages and counterexamples consistent' }
     : { ok: false, summary: `${problems.length} problem(s)`, details: problems };
 }
 
@@ -208,8 +252,11 @@ function command(
 /** A whole-course run takes a few minutes; one that runs for this long is hung. */
 const SUITE_RUN_LIMIT_MS = 20 * 60_000;
 
-const allTestFiles = (course: Course) => course.exercises.flatMap((e) => e.testFiles);
-const needsRedis = (course: Course) => course.exercises.some((e) => e.manifest.needs.includes('redis'));
+const testFilesOf = (exercises: readonly Exercise[]) => exercises.flatMap((e) => e.testFiles);
+const needsRedis = (exercises: readonly Exercise[]) =>
+  exercises.some((e) => e.manifest.needs.includes('redis'));
+/** Vitest arguments that run each file's tests in an order drawn from `seed`. */
+const shuffled = (seed: number) => ['--sequence.shuffle.tests', `--sequence.seed=${seed}`];
 
 function runFailure(run: SuiteRun, what: string): PhaseOutcome | undefined {
   if (run.timedOut) {
@@ -232,13 +279,16 @@ async function runEveryExercise(
   ctx: VerifyContext,
   target: 'solutions' | 'exercises',
 ): Promise<{ run: RunResults; results: ExerciseResult[] } | PhaseOutcome> {
+  // The solutions must pass whatever the zone and the order of tests; the stubs fail either way.
+  const onSolutions = target === 'solutions';
   const run = await runSuites({
-    files: allTestFiles(ctx.course),
+    files: testFilesOf(ctx.selected),
     target: { dir: resolveTargetDir(target) },
-    needsRedis: needsRedis(ctx.course),
-    reporter: target === 'solutions' ? 'dot' : 'none',
+    needsRedis: needsRedis(ctx.selected),
+    reporter: onSolutions ? 'dot' : 'none',
     output: 'capture',
     timeoutMs: SUITE_RUN_LIMIT_MS,
+    ...(onSolutions ? { env: { TZ: VERIFY_TZ }, extraArgs: shuffled(ctx.seed) } : {}),
   });
   const broken = runFailure(run, target === 'solutions' ? 'solutions' : 'stubs');
   if (broken || !run.results) return broken as PhaseOutcome;
@@ -259,7 +309,7 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
       );
     }
   }
-  for (const e of ctx.course.exercises)
+  for (const e of ctx.selected)
     if (!results.some((r) => r.exercise === e)) details.push(`${e.id}: did not run`);
   for (const u of run.unhandledErrors) details.push(`unhandled: ${u.split('\n')[0]}`);
   const passed = results.reduce((n, r) => n + r.passed, 0);
@@ -304,6 +354,158 @@ async function stubsFail(ctx: VerifyContext): Promise<PhaseOutcome> {
     details,
     passed: redOnStub,
     failed: details.length,
+  };
+}
+
+/**
+ * Every counterexample must typecheck (a wrong implementation that does not compile proves nothing)
+ * and must fail its exercise's suite when graded as a submission. Each round is one submission
+ * holding at most one variant per exercise; rounds run side by side.
+ */
+async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
+  const { counterexamples: all, problems: everyProblem } = readCounterexamples(ctx.course);
+  const corpus = all.filter((c) => ctx.selected.includes(c.exercise));
+  const problems = everyProblem.filter((p) =>
+    ctx.selected.some((e) => p.startsWith(`counterexamples/${e.id}`)),
+  );
+  if (corpus.length === 0)
+    return { ok: problems.length === 0, summary: 'no counterexamples selected', details: problems };
+  const work = path.join(courseRoot, '.lab', 'counterexamples');
+  rmSync(work, { recursive: true, force: true });
+  try {
+    const typeErrors = await typecheckCounterexamples(ctx.course, corpus, path.join(work, 'typecheck'));
+    if (typeErrors) return typeErrors;
+
+    const rounds = intoRounds(corpus);
+    const cores = os.availableParallelism();
+    const jobs = Math.min(rounds.length, Math.max(2, Math.floor(cores / 2)));
+    const verdicts = new Map<Counterexample, Verdict>();
+    let next = 0;
+    const worker = async () => {
+      for (let k = next++; k < rounds.length; k = next++) {
+        const round = rounds[k] as Counterexample[];
+        for (const [c, v] of await runRound(ctx, round, path.join(work, `round-${k + 1}`), cores, jobs))
+          verdicts.set(c, v);
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
+
+    const details = [...problems];
+    let caught = 0;
+    for (const c of corpus) {
+      const verdict = verdicts.get(c) ?? { kind: 'lost', why: 'no result' };
+      const why = `counterexamples/${c.id}/WHY.md`;
+      if (verdict.kind === 'caught') {
+        caught++;
+        if (ctx.selected.length < ctx.course.exercises.length)
+          details.push(
+            `${color.green('✔')} ${c.id}: caught by ${verdict.by[0]}${verdict.by.length > 1 ? ` (+${verdict.by.length - 1} more)` : ''}`,
+          );
+      } else if (verdict.kind === 'survived') {
+        details.push(`${color.red('✘')} ${c.id} SURVIVED: ${c.title}`);
+        details.push(`    every test passed; the suite has a hole or the contract is vague (${why})`);
+      } else {
+        details.push(`${color.red('✘')} ${c.id} proves nothing: ${verdict.why}`);
+      }
+    }
+    const wrong = corpus.length - caught;
+    return {
+      ok: wrong === 0 && problems.length === 0,
+      summary: `${caught} of ${corpus.length} counterexamples caught${wrong ? `; ${wrong} not` : ''}`,
+      details,
+      passed: caught,
+      failed: wrong + problems.length,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+type Verdict =
+  | { readonly kind: 'caught'; readonly by: readonly string[] }
+  | { readonly kind: 'survived' }
+  | { readonly kind: 'lost'; readonly why: string };
+
+/** Grades one round as a submission and says, per counterexample, whether its suite caught it. */
+async function runRound(
+  ctx: VerifyContext,
+  round: readonly Counterexample[],
+  dir: string,
+  cores: number,
+  jobs: number,
+): Promise<Map<Counterexample, Verdict>> {
+  const exercises = round.map((c) => c.exercise);
+  layOutSubmission(ctx.course, round, path.join(dir, 'submission'));
+  const sandbox = buildSandbox(path.join(dir, 'submission'), exercises, path.join(dir, 'sandbox'));
+  const run = await runSuites({
+    files: testFilesOf(exercises),
+    target: { dir: sandbox.dir },
+    needsRedis: needsRedis(exercises),
+    reporter: 'none',
+    output: 'capture',
+    timeoutMs: SUITE_RUN_LIMIT_MS,
+    env: { TZ: VERIFY_TZ, FORCE_COLOR: '0', NO_COLOR: '1' },
+    extraArgs: [
+      ...shuffled(ctx.seed),
+      `--maxWorkers=${Math.max(1, Math.floor(cores / jobs))}`,
+      `--fsModuleCachePath=${path.join(dir, 'cache')}`,
+    ],
+  });
+  const verdicts = new Map<Counterexample, Verdict>();
+  const results = run.results ? resultsByExercise(ctx.course, run.results) : [];
+  for (const c of round) {
+    const problem = sandbox.problems.get(c.exercise.id);
+    const result = results.find((r) => r.exercise === c.exercise);
+    const failing = result?.tests.filter((t) => t.status === 'failed').map((t) => t.name) ?? [];
+    if (problem) verdicts.set(c, { kind: 'lost', why: problem });
+    else if (failing.length > 0) verdicts.set(c, { kind: 'caught', by: failing });
+    else if (result && result.errors.length === 0 && result.passed > 0) verdicts.set(c, { kind: 'survived' });
+    else
+      verdicts.set(c, {
+        kind: 'lost',
+        why: result?.errors[0]
+          ? `its suite could not run it: ${result.errors[0].split('\n')[0]}`
+          : `the run ended before it reported (exit ${run.exitCode}${run.timedOut ? ', time limit' : ''}): ${run.output.trim().split('\n').slice(-3).join(' / ')}`,
+      });
+  }
+  return verdicts;
+}
+
+/** One `tsc` program over every variant laid out with its exercise's given files. */
+async function typecheckCounterexamples(
+  course: Course,
+  corpus: readonly Counterexample[],
+  dir: string,
+): Promise<PhaseOutcome | undefined> {
+  layOutForTypecheck(course, corpus, dir);
+  mkdirSync(dir, { recursive: true });
+  const config = path.join(dir, 'tsconfig.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      extends: path.join(courseRoot, 'tsconfig.json'),
+      compilerOptions: { rootDirs: [], types: ['node'] },
+      include: ['./**/*.ts'],
+      exclude: ['./.submission'],
+    }),
+  );
+  const checked = await command([
+    'node_modules/typescript/bin/tsc',
+    '-p',
+    config,
+    '--noEmit',
+    '--pretty',
+    'false',
+  ]);
+  if (checked.ok) return undefined;
+  const shown = (checked.details ?? []).map((line) =>
+    line.replaceAll(`${path.relative(courseRoot, dir)}/`, 'counterexamples/'),
+  );
+  return {
+    ok: false,
+    summary: 'counterexamples that do not typecheck (a wrong implementation must compile to prove anything)',
+    details: shown,
+    failed: shown.filter((l) => l.includes('error TS')).length,
   };
 }
 
