@@ -72,6 +72,7 @@ const DIAGRAM_COMPONENTS = ['Mermaid', 'CourseMap'];
 const SIMULATORS: Record<string, string> = {
   LoadBalancerSimulator: 'load-balancer',
   EventLoopSimulator: 'event-loop',
+  CircuitBreakerSimulator: 'circuit-breaker',
 };
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {

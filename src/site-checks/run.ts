@@ -289,6 +289,21 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       if (after !== before + 2)
         fail(where, `event loop simulator: two Step presses moved from step ${before} to ${after}`);
     },
+    'circuit-breaker': async (p, where) => {
+      const sim = p.locator('[data-simulator="circuit-breaker"]').first();
+      await sim.waitFor({ timeout: 10_000 });
+      await sim.locator('input[type="range"]').first().fill('100');
+      const stepOneSecond = sim.getByRole('button', { name: /^step 1 s/i }).first();
+      for (let i = 0; i < 3; i++) await stepOneSecond.click();
+      const state = await sim.getAttribute('data-state');
+      if (state !== 'open')
+        fail(
+          where,
+          `circuit breaker simulator: 3 s of 100% failures left the breaker "${state}", not "open"`,
+        );
+      const rejected = Number(await sim.getAttribute('data-rejected'));
+      if (!(rejected > 0)) fail(where, 'circuit breaker simulator: an open breaker rejected no calls');
+    },
   };
   for (const [name, script] of Object.entries(scripts)) {
     const host = pages.find((pg) => pg.simulators.includes(name));
