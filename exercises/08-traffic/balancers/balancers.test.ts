@@ -6,6 +6,7 @@ import {
   leastConnections,
   NoHealthyBackendError,
   powerOfTwoChoices,
+  type RandomSource,
   roundRobin,
   smoothWeightedRoundRobin,
 } from './balancers.js';
@@ -32,11 +33,20 @@ const replay = (...values: number[]) => {
   return Object.assign(random, { calls: () => calls });
 };
 
-const strategies: [string, (backends: readonly BackendSpec[]) => Balancer][] = [
-  ['roundRobin', roundRobin],
-  ['smoothWeightedRoundRobin', smoothWeightedRoundRobin],
-  ['leastConnections', leastConnections],
-  ['powerOfTwoChoices', (backends) => powerOfTwoChoices(backends, Math.random)],
+/** A seeded random source (a linear congruential generator): the same seed, the same draws. */
+const seeded = (seed: number): RandomSource => {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+};
+
+const strategies: [string, (backends: readonly BackendSpec[], random?: RandomSource) => Balancer][] = [
+  ['roundRobin', (backends) => roundRobin(backends)],
+  ['smoothWeightedRoundRobin', (backends) => smoothWeightedRoundRobin(backends)],
+  ['leastConnections', (backends) => leastConnections(backends)],
+  ['powerOfTwoChoices', (backends, random = Math.random) => powerOfTwoChoices(backends, random)],
 ];
 
 describe.each(strategies)('%s: what every balancer does', (_name, create) => {
@@ -85,12 +95,50 @@ describe.each(strategies)('%s: what every balancer does', (_name, create) => {
     expect(balancer.inFlight('only'), 'releasing more than was picked must not go below 0').toBe(0);
   });
 
+  it('keeps its state to itself: two balancers over backends with the same ids do not affect each other', () => {
+    const specs: BackendSpec[] = [
+      { id: 'a', weight: 3 },
+      { id: 'b', weight: 1 },
+      { id: 'c', weight: 2 },
+    ];
+    const alone = create(specs, seeded(42));
+    const expected = Array.from({ length: 9 }, () => alone.pick());
+    const first = create(specs, seeded(42));
+    const second = create(specs, seeded(42));
+    const fromFirst: string[] = [];
+    const fromSecond: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      fromFirst.push(first.pick());
+      fromSecond.push(second.pick());
+    }
+    expect(fromFirst, 'picks alternating between two balancers: each must pick as if it were alone').toEqual(
+      expected,
+    );
+    expect(fromSecond, 'the second balancer must not skip turns because the first one picked').toEqual(
+      expected,
+    );
+    for (const { id } of specs) {
+      const held = expected.filter((e) => e === id).length;
+      expect(second.inFlight(id), `${id}: in-flight counts belong to one balancer`).toBe(held);
+    }
+    first.release('a');
+    first.setHealthy('b', false);
+    expect(second.inFlight('a'), "releasing on the first balancer must not change the second's count").toBe(
+      expected.filter((e) => e === 'a').length,
+    );
+    second.setHealthy('a', false);
+    second.setHealthy('c', false);
+    expect(second.pick(), 'b is down on the first balancer only: the second still has it').toBe('b');
+  });
+
   it('rejects unknown ids, duplicate ids and weights that are not positive integers', () => {
     const balancer = create(abc);
     expect(() => balancer.release('zzz'), 'release of an unknown id').toThrow(RangeError);
     expect(() => balancer.release('zzz'), 'the error names the unknown id').toThrow(/zzz/);
     expect(() => balancer.setHealthy('zzz', false), 'setHealthy of an unknown id').toThrow(RangeError);
+    expect(() => balancer.setHealthy('zzz', false), 'the error names the unknown id').toThrow(/zzz/);
     expect(() => balancer.inFlight('zzz'), 'inFlight of an unknown id').toThrow(RangeError);
+    expect(() => balancer.inFlight('zzz'), 'the error names the unknown id').toThrow(/zzz/);
     expect(() => create([{ id: 'api-1' }, { id: 'api-1' }]), 'two backends named api-1').toThrow(TypeError);
     expect(() => create([{ id: 'api-1' }, { id: 'api-1' }]), 'the error names the duplicate').toThrow(
       /api-1/,
@@ -170,6 +218,15 @@ describe('smoothWeightedRoundRobin', () => {
 
   it('treats a missing weight as 1 and breaks ties by list order', () => {
     expect(picks(smoothWeightedRoundRobin(abc), 6)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    const equal = smoothWeightedRoundRobin(abc.map(({ id }) => ({ id, weight: 2 })));
+    expect(picks(equal, 6), 'equal weights of 2: plain round robin, ties to the earliest').toEqual([
+      'a',
+      'b',
+      'c',
+      'a',
+      'b',
+      'c',
+    ]);
     const balancer = smoothWeightedRoundRobin([{ id: 'a' }, { id: 'b', weight: 3 }]);
     expect(picks(balancer, 4), 'weights 1 and 3').toEqual(['b', 'a', 'b', 'b']);
   });
@@ -189,6 +246,29 @@ describe('smoothWeightedRoundRobin', () => {
       'b',
       'c',
     ]);
+  });
+
+  it('does not grow the score of a backend while it is down, so it gets no burst when it is back', () => {
+    const balancer = smoothWeightedRoundRobin([
+      { id: 'a', weight: 5 },
+      { id: 'b', weight: 1 },
+      { id: 'c', weight: 2 },
+    ]);
+    expect(picks(balancer, 3), 'scores go (5,1,2) a, (2,2,4) c, (7,3,-2) a').toEqual(['a', 'c', 'a']);
+    balancer.setHealthy('a', false);
+    expect(picks(balancer, 6), 'a is down: only b and c score, and the winner pays 3').toEqual([
+      'b',
+      'b',
+      'c',
+      'c',
+      'b',
+      'c',
+    ]);
+    balancer.setHealthy('a', true);
+    expect(
+      picks(balancer, 8),
+      'a is back with the score it had when it went down (-1), not one inflated while it was down',
+    ).toEqual(['a', 'c', 'a', 'b', 'a', 'a', 'c', 'a']);
   });
 
   it('property: one full cycle picks each backend exactly its weight times', () => {

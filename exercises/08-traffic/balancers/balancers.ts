@@ -4,11 +4,13 @@
  *
  * Every balancer owns a fixed list of backends, knows which of them are healthy, and counts the
  * requests in flight on each: {@link Balancer.pick} starts a request on a backend and
- * {@link Balancer.release} ends it. Unhealthy backends are never picked.
+ * {@link Balancer.release} ends it. Unhealthy backends are never picked. A balancer's state (its
+ * position, scores, health and counts) is its own: two balancers never share any of it, even when
+ * their backends have the same ids.
  *
- * Every factory checks its list: a duplicate id is a `TypeError`, a weight that is not a positive
- * integer is a `RangeError`. An empty list is allowed; picking from it throws
- * {@link NoHealthyBackendError}.
+ * Every factory checks its list: a duplicate id is a `TypeError` whose message names the id, a
+ * weight that is not a positive integer is a `RangeError` whose message shows the weight. An empty
+ * list is allowed; picking from it throws {@link NoHealthyBackendError}.
  */
 
 /** A backend as the caller describes it. */
@@ -27,11 +29,17 @@ export interface Balancer {
    * @throws {NoHealthyBackendError} when the pool is empty or every backend is unhealthy
    */
   pick(): string;
-  /** Ends one request on `id` (the count never goes below 0). @throws {RangeError} for an unknown id */
+  /**
+   * Ends one request on `id` (the count never goes below 0).
+   * @throws {RangeError} for an unknown id, with the id in its message
+   */
   release(id: string): void;
-  /** Marks `id` healthy or unhealthy; backends start healthy. @throws {RangeError} for an unknown id */
+  /**
+   * Marks `id` healthy or unhealthy; backends start healthy.
+   * @throws {RangeError} for an unknown id, with the id in its message
+   */
   setHealthy(id: string, healthy: boolean): void;
-  /** Requests in flight on `id`. @throws {RangeError} for an unknown id */
+  /** Requests in flight on `id`. @throws {RangeError} for an unknown id, with the id in its message */
   inFlight(id: string): number;
 }
 
@@ -64,8 +72,9 @@ export function roundRobin(backends: readonly BackendSpec[]): Balancer {
 /**
  * Smooth weighted round robin, as nginx does it: on every pick each healthy backend's score grows by
  * its weight; the backend with the highest score wins (the earliest in the list on a tie) and its
- * score drops by the total weight of the healthy backends. Weights 5, 1, 1 give `a a b a c a a`.
- * Scores start at 0.
+ * score drops by the total weight of the healthy backends (scores start at 0). A backend that is down
+ * keeps the score it had. Weights 5, 1, 1 give `a a b a c a a`: each backend gets its share of every
+ * cycle, spread out instead of in a burst.
  */
 export function smoothWeightedRoundRobin(backends: readonly BackendSpec[]): Balancer {
   throw todo('smoothWeightedRoundRobin');
