@@ -132,6 +132,63 @@ describe('a typed event bus', () => {
     expect(handler).toHaveBeenCalledTimes(3);
   });
 
+  it('removes with off() only one subscription of a function that subscribed twice', async () => {
+    const bus = createEventBus<ShopEvents>();
+    const handler = vi.fn();
+    bus.on('tick', handler);
+    bus.on('tick', handler);
+    expect(bus.off('tick', handler), 'there was a subscription to remove').toBe(true);
+    expect(bus.listenerCount('tick'), 'off() removes one subscription, not every one of that function').toBe(
+      1,
+    );
+    await bus.emit('tick', 1);
+    expect(handler, 'the other subscription is still there').toHaveBeenCalledTimes(1);
+    expect(bus.off('tick', handler), 'the second off() removes the second subscription').toBe(true);
+    expect(bus.off('tick', handler), 'and a third finds nothing left').toBe(false);
+  });
+
+  it('keeps a once() and an on() subscription of the same function apart', async () => {
+    const bus = createEventBus<ShopEvents>();
+    const handler = vi.fn();
+    bus.once('tick', handler);
+    bus.on('tick', handler);
+    await bus.emit('tick', 1);
+    expect(handler, 'both subscriptions are called on the first emit').toHaveBeenCalledTimes(2);
+    expect(
+      bus.listenerCount('tick'),
+      'the once() subscription ended; the on() subscription of the same function stays',
+    ).toBe(1);
+    await bus.emit('tick', 2);
+    await bus.emit('tick', 3);
+    expect(handler, 'from then on only the on() subscription: one call per emit').toHaveBeenCalledTimes(4);
+  });
+
+  it("keeps each event's subscriptions apart, also for a function subscribed to two events", async () => {
+    const bus = createEventBus<ShopEvents>();
+    const handler = vi.fn();
+    const stopTick = bus.on('tick', handler);
+    bus.on('user.signedUp', handler);
+    bus.once('tick', handler);
+    bus.once('user.signedUp', handler);
+    expect(bus.listenerCount('tick')).toBe(2);
+    expect(bus.listenerCount('user.signedUp')).toBe(2);
+
+    await bus.emit('tick', 1);
+    expect(handler, 'an emit of tick calls the two tick subscriptions only').toHaveBeenCalledTimes(2);
+    expect(bus.listenerCount('tick'), "tick's once() subscription ended").toBe(1);
+    expect(
+      bus.listenerCount('user.signedUp'),
+      "an emit of tick must not end user.signedUp's once() subscription",
+    ).toBe(2);
+
+    stopTick();
+    expect(bus.listenerCount('tick')).toBe(0);
+    expect(bus.off('tick', handler), 'tick has no subscription left to remove').toBe(false);
+    expect(bus.listenerCount('user.signedUp'), 'unsubscribing from tick leaves user.signedUp alone').toBe(2);
+    await bus.emit('user.signedUp', { userId: 'u1' });
+    expect(handler, 'both user.signedUp subscriptions still run').toHaveBeenCalledTimes(4);
+  });
+
   it('calls a once() handler only on the first emit, even when two emits start together', async () => {
     const bus = createEventBus<ShopEvents>();
     const handler = vi.fn();
@@ -233,6 +290,33 @@ describe('a typed event bus', () => {
     );
   });
 
+  it('lists the failures in subscription order, not in the order they happened', async () => {
+    const bus = createEventBus<ShopEvents>();
+    const first = deferred();
+    const second = deferred();
+    const third = deferred();
+    bus.on('tick', () => first.promise);
+    bus.on('tick', () => second.promise);
+    bus.on('tick', () => third.promise);
+    const emitted = bus.emit('tick', 1);
+    const [early, late] = [new Error('third handler, failed first'), new Error('first handler, failed last')];
+    third.reject(early);
+    await stateOf(emitted);
+    second.resolve();
+    await stateOf(emitted);
+    first.reject(late);
+    const error = await emitted.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AggregateError);
+    expect(
+      (error as AggregateError).errors,
+      "errors[i] follows the handlers' subscription order, whatever order they failed in",
+    ).toEqual([late, early]);
+    expect((error as AggregateError).message).toBe('2 of 3 handlers for "tick" failed');
+  });
+
   it('rejects only after the slow handlers have settled too', async () => {
     const bus = createEventBus<ShopEvents>();
     const slow = deferred();
@@ -287,9 +371,18 @@ describe('a typed event bus', () => {
     expect(late).toHaveBeenCalledWith(2);
   });
 
-  it('rejects a handler that is not a function, naming the event', () => {
+  it('rejects a handler that is not a function, in on() and in once(), naming the event', () => {
     const bus = createEventBus<ShopEvents>();
-    expect(() => bus.on('tick', 'not a function' as never)).toThrow(TypeError);
-    expect(() => bus.once('tick', undefined as never)).toThrow(/tick/);
+    for (const subscribe of ['on', 'once'] as const) {
+      for (const notAFunction of ['not a function', undefined, null, { handle() {} }]) {
+        expect(
+          () => bus[subscribe]('tick', notAFunction as never),
+          `${subscribe}() with ${String(notAFunction)} must throw a TypeError that names the event`,
+        ).toThrow(TypeError);
+        expect(() => bus[subscribe]('user.signedUp', notAFunction as never)).toThrow(/user\.signedUp/);
+      }
+    }
+    expect(bus.listenerCount('tick'), 'a rejected handler is not subscribed').toBe(0);
+    expect(bus.listenerCount('user.signedUp')).toBe(0);
   });
 });

@@ -29,13 +29,18 @@ export interface EventBus<Events extends EventMap<Events>> {
   /**
    * Subscribes `handler` to `event`. Subscribing the same function twice makes two subscriptions
    * (it is then called twice per emit), and each returned {@link Unsubscribe} removes only its own.
-   * @throws {TypeError} when `handler` is not a function
+   * @throws {TypeError} when `handler` is not a function; the message names the event
    */
   on<K extends keyof Events>(event: K, handler: Handler<Events[K]>): Unsubscribe;
-  /** Like {@link on}, but the subscription ends just before its first call. */
+  /**
+   * Like {@link on}, but the subscription ends just before its first call. Ending it removes this
+   * subscription only, never another subscription of the same function.
+   * @throws {TypeError} when `handler` is not a function; the message names the event
+   */
   once<K extends keyof Events>(event: K, handler: Handler<Events[K]>): Unsubscribe;
   /**
-   * Removes one subscription of `handler` to `event` (also one made with {@link once}).
+   * Removes one subscription of `handler` to `event` (also one made with {@link once}); other
+   * subscriptions of the same function, and its subscriptions to other events, stay.
    * Returns whether there was one to remove.
    */
   off<K extends keyof Events>(event: K, handler: Handler<Events[K]>): boolean;
