@@ -132,6 +132,17 @@ describe('a dependency-injection container', () => {
     expect(() => container.resolve('self'), 'a service that needs itself').toThrow('self -> self');
   });
 
+  it('reports a cycle of scoped services resolved from a scope', () => {
+    const scope = createContainer<Letters>()
+      .register('unitOfWork', (c) => ({ tx: c.resolve('tx') }), { lifetime: 'scoped' })
+      .register('tx', (c) => ({ uow: c.resolve('unitOfWork') }), { lifetime: 'scoped' })
+      .createScope();
+    expect(() => scope.resolve('unitOfWork'), 'every lifetime is checked for cycles').toThrow(
+      DependencyCycleError,
+    );
+    expect(() => scope.resolve('unitOfWork')).toThrow('unitOfWork -> tx -> unitOfWork');
+  });
+
   it('does not mistake a diamond (two paths to one service) for a cycle', () => {
     let dbBuilt = 0;
     const container = createContainer<Letters>()
@@ -229,13 +240,19 @@ describe('a dependency-injection container', () => {
         dispose: () => {
           disposed.push('never');
         },
+      })
+      .register('helper', () => ({}), {
+        dispose: () => {
+          disposed.push('helper (transient)');
+        },
       });
     container.resolve('repo'); // builds db first (repo's factory needs it), then repo
+    container.resolve('helper');
     container.resolve('metrics');
     await container.dispose();
     expect(
       disposed,
-      'reverse creation order: metrics, then repo (created after the db it needs), then db; never-built ones are skipped',
+      'reverse creation order: metrics, then repo (created after the db it needs), then db; never-built ones and transients are skipped',
     ).toEqual(['metrics', 'repo', 'db']);
   });
 
@@ -291,6 +308,36 @@ describe('a dependency-injection container', () => {
     expect(disposed, 'a scope works with await using too').toEqual(['sync', 'async', 'async']);
   });
 
+  it('calls only the registered disposer when there is one, not the instance’s own dispose methods too', async () => {
+    const calls: string[] = [];
+    const resource = (name: string) => ({
+      async [Symbol.asyncDispose]() {
+        calls.push(`${name}: own asyncDispose`);
+      },
+      [Symbol.dispose]() {
+        calls.push(`${name}: own dispose`);
+      },
+    });
+    const container = createContainer<Letters>()
+      .register('pool', () => resource('pool'), {
+        lifetime: 'singleton',
+        dispose: () => void calls.push('pool: registered disposer'),
+      })
+      .register('tx', () => resource('tx'), {
+        lifetime: 'scoped',
+        dispose: () => void calls.push('tx: registered disposer'),
+      });
+    const scope = container.createScope();
+    scope.resolve('tx');
+    container.resolve('pool');
+    await scope.dispose();
+    await container.dispose();
+    expect(
+      calls,
+      'a dispose option replaces the instance’s own [Symbol.asyncDispose]/[Symbol.dispose]',
+    ).toEqual(['tx: registered disposer', 'pool: registered disposer']);
+  });
+
   it('copes with services that are null or undefined when disposing', async () => {
     const container = createContainer<Letters>()
       .register('optionalCache', () => null, { lifetime: 'singleton' })
@@ -341,6 +388,58 @@ describe('a dependency-injection container', () => {
       () => openScope.resolve('db'),
       'nor may a scope of it (it would make singletons that nobody disposes)',
     ).toThrow(/disposed/);
+  });
+
+  describe.each(['container', 'scope'] as const)('disposing a %s', (kind) => {
+    /** A container or a scope of one, with three disposable services that live in it. */
+    function owner(dispose: (name: string) => void | Promise<void>) {
+      const lifetime = kind === 'container' ? 'singleton' : 'scoped';
+      const container = createContainer<Letters>();
+      for (const name of ['a', 'b', 'c'])
+        container.register(name, () => ({ name }), { lifetime, dispose: () => dispose(name) });
+      const target = kind === 'container' ? container : container.createScope();
+      for (const name of ['a', 'b', 'c']) target.resolve(name);
+      return target;
+    }
+
+    it('keeps going when a disposer fails, and reports every failure at the end', async () => {
+      const disposed: string[] = [];
+      const target = owner(async (name) => {
+        disposed.push(name);
+        if (name !== 'b') throw new Error(`${name} failed`);
+      });
+      const error = await target.dispose().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(disposed, `the ${kind} disposes all three, newest first, whatever fails`).toEqual([
+        'c',
+        'b',
+        'a',
+      ]);
+      expect(error, `${kind}.dispose() rejects with an AggregateError`).toBeInstanceOf(AggregateError);
+      expect(
+        (error as AggregateError).errors.map((e: Error) => e.message),
+        'with the failures, in the order they happened',
+      ).toEqual(['c failed', 'a failed']);
+    });
+
+    it('awaits each disposer before the next, and disposes only once however often it is called', async () => {
+      const events: string[] = [];
+      const target = owner(async (name) => {
+        events.push(`start ${name}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        events.push(`end ${name}`);
+      });
+      const first = target.dispose();
+      const second = target.dispose();
+      await Promise.all([first, second, target[Symbol.asyncDispose]()]);
+      await target.dispose();
+      expect(events, `one disposer at a time, and calling ${kind}.dispose() again does nothing more`).toEqual(
+        ['start c', 'end c', 'start b', 'end b', 'start a', 'end a'],
+      );
+      expect(() => target.resolve('a'), `a disposed ${kind} refuses to resolve`).toThrow(/disposed/);
+    });
   });
 
   it('disposes a scope’s scoped instances, newest first, and leaves singletons and transients alone', async () => {

@@ -36,11 +36,15 @@
 export interface Resolver<Services> {
   /**
    * Returns the instance registered under `token`, creating it (and its dependencies) as its
-   * lifetime says.
+   * lifetime says. A factory that throws creates nothing: its error reaches the caller, and the
+   * next resolve calls the factory again.
    * @throws {MissingRegistrationError} when nothing is registered under a token on the way
-   * @throws {DependencyCycleError} when a service needs itself, directly or through others
-   * @throws {Error} when a scoped service is resolved from the container rather than a scope, or
-   *   after this container or scope was disposed
+   * @throws {DependencyCycleError} when a service needs itself, directly or through others (any
+   *   lifetime)
+   * @throws {Error} when a scoped service is resolved from the container rather than a scope; the
+   *   message names the scoped service, then the service that needed it if a factory asked, e.g.
+   *   `"session" is scoped: resolve it from a scope (createScope()), not from the container (needed by "cache")`
+   * @throws {Error} after this container or scope was disposed; the message says it is disposed
    */
   resolve<K extends keyof Services>(token: K): Services[K];
 }
@@ -75,7 +79,7 @@ export interface Scope<Services> extends Resolver<Services>, AsyncDisposable {
 export interface Container<Services> extends Resolver<Services>, AsyncDisposable {
   /**
    * Registers how to build the service `token`. Returns the container, so calls chain.
-   * @throws {Error} when `token` is already registered
+   * @throws {Error} when `token` is already registered; the message names it
    * @throws {TypeError} when `factory` is not a function
    */
   register<K extends keyof Services>(
@@ -96,7 +100,11 @@ export interface Container<Services> extends Resolver<Services>, AsyncDisposable
   dispose(): Promise<void>;
 }
 
-/** Thrown when a service depends on itself; `path` is the whole chain, e.g. `['a', 'b', 'a']`. */
+/**
+ * Thrown when a service depends on itself; `path` is the whole chain, from the service first
+ * resolved down to the one that repeats, e.g. `['a', 'b', 'a']`, or `['app', 'x', 'y', 'x']` when
+ * `app` was resolved and needs `x`, which is in a cycle with `y`.
+ */
 export class DependencyCycleError extends Error {
   override readonly name = 'DependencyCycleError';
   constructor(readonly path: readonly string[]) {
