@@ -223,6 +223,26 @@ describe('compose (Koa-style middleware)', () => {
     expect(finalNext, 'the final next ran once').toHaveBeenCalledTimes(1);
   });
 
+  it('rejects a second next() made before the first one has settled', async () => {
+    const downstream = vi.fn(async () => {
+      await tick();
+    });
+    const results: PromiseSettledResult<unknown>[] = [];
+    const composed = compose<Ctx>([
+      async (_ctx, next) => {
+        results.push(...(await Promise.allSettled([next(), next()])));
+      },
+      downstream,
+    ]);
+    await composed(newCtx());
+    expect(
+      results.map((r) => r.status),
+      'the first next() runs the chain, the second rejects',
+    ).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toEqual(new Error('next() called multiple times'));
+    expect(downstream, 'the middleware after it ran once, not once per call').toHaveBeenCalledTimes(1);
+  });
+
   it('detects the second next() even when the middleware after it went further', async () => {
     const composed = compose<Ctx>([
       layer('a'),
