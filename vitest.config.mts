@@ -19,6 +19,9 @@ export default defineConfig({
       ...(process.env.LAB_FIXTURES === '1' ? [] : ['**/fixtures/**']),
     ],
     globalSetup: ['./src/testing/redis-global-setup.ts'],
+    // Only whether a file fails matters (verify's counterexamples phase): skip the rest after a failure.
+    setupFiles:
+      process.env.LAB_STOP_AT_FIRST_FAILURE === '1' ? ['./src/lab/vitest/stop-at-first-failure.ts'] : [],
     pool: 'forks',
     // Each concurrently running file gets its own Redis database (1-15), so never more than 15 at once.
     maxWorkers: Math.max(1, Math.min(15, os.availableParallelism() - 1)),

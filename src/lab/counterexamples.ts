@@ -99,23 +99,44 @@ export function layOutSubmission(
 }
 
 /**
- * Writes each counterexample into `root/<id>/` with the exercise's given files beside it (the
- * modules the learner does not edit), so that one `tsc` program can typecheck every variant.
+ * Writes each counterexample into `root/<id>/` with the given files it imports (the modules the
+ * learner does not edit, found by following relative imports), so that one `tsc` program can
+ * typecheck every variant. Entry points that import the implementation (serve.ts, bench.ts) are
+ * not needed, and their own imports of the test kit would not resolve from there.
  */
 export function layOutForTypecheck(course: Course, counterexamples: readonly Counterexample[], root: string) {
   for (const c of counterexamples) {
     const into = path.join(root, c.id);
     mkdirSync(into, { recursive: true });
-    layOutSubmission(course, [c], path.join(root, '.submission', c.id));
-    const laidOut = path.join(root, '.submission', c.id, 'exercises', c.exercise.id);
-    for (const file of c.exercise.manifest.files)
-      copyFileSync(path.join(laidOut, file), path.join(into, file));
-    for (const file of readdirSync(c.exercise.dir)) {
-      const given =
-        file.endsWith('.ts') && !file.endsWith('.test.ts') && !c.exercise.manifest.files.includes(file);
-      if (given) copyFileSync(path.join(c.exercise.dir, file), path.join(into, file));
+    const sourceOf = (file: string) =>
+      c.files.includes(file)
+        ? path.join(c.dir, file)
+        : c.exercise.manifest.files.includes(file)
+          ? path.join(course.root, 'solutions', c.exercise.id, file)
+          : path.join(c.exercise.dir, file);
+    const pending = [...c.exercise.manifest.files];
+    const copied = new Set<string>();
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (copied.has(file) || !existsSync(sourceOf(file))) continue;
+      copied.add(file);
+      const text = readFileSync(sourceOf(file), 'utf8');
+      copyFileSync(sourceOf(file), path.join(into, file));
+      pending.push(...siblingImports(text));
     }
   }
+}
+
+/** `./protocol.js` and `./codes` in `from '...'` and `import('...')`, as sibling `.ts` file names. */
+function siblingImports(source: string): string[] {
+  const specifiers = [...source.matchAll(/(?:from|import)\s*\(?\s*['"](\.\/[^'"/]+)['"]/g)].map(
+    (m) => m[1] ?? '',
+  );
+  return specifiers.map((s) =>
+    s
+      .slice(2)
+      .replace(/\.(js|mjs|ts)$/, '')
+      .concat('.ts'),
+  );
 }
 
 /**

@@ -370,13 +370,23 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
   );
   if (corpus.length === 0)
     return { ok: problems.length === 0, summary: 'no counterexamples selected', details: problems };
-  const work = path.join(courseRoot, '.lab', 'counterexamples');
-  rmSync(work, { recursive: true, force: true });
+  // Inside the course (the typecheck resolves node_modules from there), one folder per run.
+  mkdirSync(path.join(courseRoot, '.lab'), { recursive: true });
+  const work = mkdtempSync(path.join(courseRoot, '.lab', 'counterexamples-'));
   try {
+    // A variant that does not typecheck proves nothing; the others still run.
     const typeErrors = await typecheckCounterexamples(ctx.course, corpus, path.join(work, 'typecheck'));
-    if (typeErrors) return typeErrors;
+    const compiles = corpus.filter(
+      (c) => !typeErrors.some((line) => line.startsWith(`counterexamples/${c.id}/`)),
+    );
+    const details = [...problems];
+    if (typeErrors.length > 0)
+      details.push(
+        'counterexamples that do not typecheck (a wrong implementation must compile):',
+        ...typeErrors,
+      );
 
-    const rounds = intoRounds(corpus);
+    const rounds = intoRounds(compiles);
     const cores = os.availableParallelism();
     const jobs = Math.min(rounds.length, Math.max(2, Math.floor(cores / 2)));
     const verdicts = new Map<Counterexample, Verdict>();
@@ -390,10 +400,9 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
     };
     await Promise.all(Array.from({ length: jobs }, worker));
 
-    const details = [...problems];
     let caught = 0;
     for (const c of corpus) {
-      const verdict = verdicts.get(c) ?? { kind: 'lost', why: 'no result' };
+      const verdict = verdicts.get(c) ?? { kind: 'lost', why: 'it does not typecheck (see above)' };
       const why = `counterexamples/${c.id}/WHY.md`;
       if (verdict.kind === 'caught') {
         caught++;
@@ -410,7 +419,7 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
     }
     const wrong = corpus.length - caught;
     return {
-      ok: wrong === 0 && problems.length === 0,
+      ok: wrong === 0 && problems.length === 0 && typeErrors.length === 0,
       summary: `${caught} of ${corpus.length} counterexamples caught${wrong ? `; ${wrong} not` : ''}`,
       details,
       passed: caught,
@@ -444,7 +453,7 @@ async function runRound(
     reporter: 'none',
     output: 'capture',
     timeoutMs: SUITE_RUN_LIMIT_MS,
-    env: { TZ: VERIFY_TZ, FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: { TZ: VERIFY_TZ, FORCE_COLOR: '0', NO_COLOR: '1', LAB_STOP_AT_FIRST_FAILURE: '1' },
     extraArgs: [
       ...shuffled(ctx.seed),
       `--maxWorkers=${Math.max(1, Math.floor(cores / jobs))}`,
@@ -471,12 +480,15 @@ async function runRound(
   return verdicts;
 }
 
-/** One `tsc` program over every variant laid out with its exercise's given files. */
+/**
+ * One `tsc` program over every variant laid out with the given files it imports; resolves with the
+ * error lines, paths shown as `counterexamples/<id>/<file>` (empty when everything typechecks).
+ */
 async function typecheckCounterexamples(
   course: Course,
   corpus: readonly Counterexample[],
   dir: string,
-): Promise<PhaseOutcome | undefined> {
+): Promise<string[]> {
   layOutForTypecheck(course, corpus, dir);
   mkdirSync(dir, { recursive: true });
   const config = path.join(dir, 'tsconfig.json');
@@ -486,7 +498,7 @@ async function typecheckCounterexamples(
       extends: path.join(courseRoot, 'tsconfig.json'),
       compilerOptions: { rootDirs: [], types: ['node'] },
       include: ['./**/*.ts'],
-      exclude: ['./.submission'],
+      exclude: [],
     }),
   );
   const checked = await command([
@@ -497,16 +509,10 @@ async function typecheckCounterexamples(
     '--pretty',
     'false',
   ]);
-  if (checked.ok) return undefined;
-  const shown = (checked.details ?? []).map((line) =>
+  if (checked.ok) return [];
+  return (checked.details ?? []).map((line) =>
     line.replaceAll(`${path.relative(courseRoot, dir)}/`, 'counterexamples/'),
   );
-  return {
-    ok: false,
-    summary: 'counterexamples that do not typecheck (a wrong implementation must compile to prove anything)',
-    details: shown,
-    failed: shown.filter((l) => l.includes('error TS')).length,
-  };
 }
 
 function findTests(dir: string): string[] {
