@@ -11,6 +11,33 @@ describe('percentile (nearest rank)', () => {
     expect(percentile(samples, 100), 'p100 is the largest sample').toBe(50);
   });
 
+  it('rounds the rank up, never to the nearest: p21 of 10 samples is rank 3', () => {
+    const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
+    expect(percentile(oneToTen, 21), 'rank ceil(2.1) = 3, not round(2.1) = 2').toBe(3);
+    expect(percentile(oneToTen, 11), 'rank ceil(1.1) = 2').toBe(2);
+    expect(percentile(oneToTen, 94), 'rank ceil(9.4) = 10').toBe(10);
+  });
+
+  it('agrees with the definition for every p from 0 to 100 in steps of 0.5, and 1 to 40 samples', () => {
+    // Nearest rank by definition: the smallest sample such that at least p% of the samples are less
+    // than or equal to it (the smallest sample for p = 0). Counted in integers, so nothing rounds.
+    for (let n = 1; n <= 40; n++) {
+      const samples = Array.from({ length: n }, (_, i) => (i + 1) * 10); // 10, 20, ..., rank r is r * 10
+      for (let halves = 0; halves <= 200; halves++) {
+        const p = halves / 2;
+        let rank = 1;
+        while (rank * 200 < halves * n) rank++; // rank / n >= p / 100, i.e. rank * 200 >= halves * n
+        const got = percentile(samples, p);
+        if (got !== rank * 10) {
+          expect(
+            got,
+            `p${p} of ${n} samples is rank ${rank} (ceil(${p} / 100 * ${n})), the value ${rank * 10}`,
+          ).toBe(rank * 10);
+        }
+      }
+    }
+  });
+
   it('computes the rank without floating-point drift', () => {
     const oneToHundred = Array.from({ length: 100 }, (_, i) => i + 1);
     // (7 / 100) * 100 is 7.000000000000001 in floating point; its ceiling would be rank 8.
@@ -49,6 +76,8 @@ describe('percentile (nearest rank)', () => {
     expect(() => percentile([1, 2], Number.NaN), 'p is NaN').toThrow(RangeError);
     expect(() => percentile([1, Number.NaN], 50), 'a NaN sample').toThrow(RangeError);
     expect(() => percentile([1, Number.POSITIVE_INFINITY], 50), 'an infinite sample').toThrow(RangeError);
+    expect(() => percentile([Number.NEGATIVE_INFINITY, 1], 50), 'a sample of -Infinity').toThrow(RangeError);
+    expect(() => percentile([1, 2], Number.POSITIVE_INFINITY), 'p is Infinity').toThrow(RangeError);
   });
 });
 
@@ -73,6 +102,8 @@ describe('summarize', () => {
   it('rejects an empty list and non-finite samples, and leaves the input alone', () => {
     expect(() => summarize([]), 'no samples').toThrow(RangeError);
     expect(() => summarize([1, Number.NaN]), 'a NaN sample').toThrow(RangeError);
+    expect(() => summarize([1, Number.POSITIVE_INFINITY]), 'an infinite sample').toThrow(RangeError);
+    expect(() => summarize([Number.NEGATIVE_INFINITY, 1]), 'a sample of -Infinity').toThrow(RangeError);
     const samples = [5, 1, 3];
     summarize(samples);
     expect(samples).toEqual([5, 1, 3]);

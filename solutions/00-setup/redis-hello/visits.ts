@@ -25,18 +25,30 @@ export interface VisitCounterOptions {
 /** Counts visits; every method is safe to call from many connections at once. */
 export interface VisitCounter {
   /**
-   * Records one visit to `page` at `at` (default: now) and resolves with the page's new total.
-   * Updates the total and the day's counter atomically, in one round trip to Redis.
-   * @throws {TypeError} when `page` is empty or longer than 200 characters
+   * Records one visit to `page` at `at` (default: now) and resolves with the page's new all-time
+   * total. Updates the total, the day's counter and its expiry atomically, in one round trip to
+   * Redis: one `MULTI`/`EXEC` transaction (or one Lua script), with no command before or after it.
+   * The day is the UTC date of `at`, whatever the server's time zone.
+   * @throws {TypeError} (as a rejection) when `page` is empty or longer than 200 characters
+   *   (`page.length`: characters, not bytes)
    */
   recordVisit(page: string, at?: Date): Promise<number>;
-  /** All-time visits of `page`; 0 for a page never visited. */
+  /**
+   * All-time visits of `page`; 0 for a page never visited.
+   * @throws {TypeError} (as a rejection) for a page name that {@link recordVisit} refuses
+   */
   visits(page: string): Promise<number>;
-  /** Visits of `page` on the UTC day that contains `day`; 0 when there were none (or they expired). */
+  /**
+   * Visits of `page` on the UTC day that contains `day` (not the local day: at 20:00 UTC on 2 March
+   * it is already 3 March in India, and this still asks for 2 March); 0 when there were none (or they
+   * expired).
+   * @throws {TypeError} (as a rejection) for a page name that {@link recordVisit} refuses
+   */
   dailyVisits(page: string, day: Date): Promise<number>;
   /**
-   * The `n` most visited pages, most visited first (order among equal counts is not specified).
-   * @throws {RangeError} when `n` is not a positive integer
+   * The `n` most visited pages (all of them when there are fewer), most visited first (order among
+   * equal counts is not specified).
+   * @throws {RangeError} (as a rejection) when `n` is not a positive integer (0, -1, 1.5, NaN, Infinity)
    */
   topPages(n: number): Promise<PageVisits[]>;
 }
