@@ -1,0 +1,173 @@
+/**
+ * A retry policy: call a piece of work again when it fails in a way that may pass, waiting a
+ * jittered, exponentially growing time between tries, within a retry budget, and never after the
+ * caller has given up.
+ *
+ * Like every policy in this chapter it runs *work*, a function of an `AbortSignal`, so policies
+ * compose: `retry.execute((signal) => breaker.execute((s) => fetch(url, { signal: s }), signal), signal)`.
+ *
+ * **Which calls may be retried is the caller's decision.** A retry sends the request again: harmless
+ * for a GET, a double charge for a POST that reached the server before the connection dropped. Retry
+ * only idempotent operations (or ones made idempotent with an idempotency key), and say so in the
+ * `retryable` predicate: it receives the error and can look at anything the caller put on it.
+ */
+import type { Random } from './backoff.js';
+import type { RetryBudget } from './retry-budget.js';
+
+/**
+ * The work to run. `signal` aborts when the caller's signal aborts: pass it on to `fetch`, timers,
+ * streams. `attempt` counts calls from 1 (1 = the first try, 2 = the first retry).
+ */
+export type Work<T> = (signal: AbortSignal, attempt: number) => Promise<T>;
+
+/** Waits `ms` milliseconds; when `signal` aborts first, stops waiting and rejects with its reason. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+/** What {@link RetryPolicyOptions.onRetry} hears before each wait. */
+export interface RetryEvent {
+  /** The attempt that just failed (1 = the first try). */
+  readonly attempt: number;
+  /** How long the policy will wait before the next attempt, in milliseconds. */
+  readonly delayMs: number;
+  /** The error the attempt failed with. */
+  readonly error: unknown;
+}
+
+/** The part of a {@link RetryBudget} the policy uses (any object with these methods will do). */
+export type RetryThrottle = Pick<RetryBudget, 'canRetry' | 'recordSuccess' | 'recordFailure'>;
+
+/** Options of {@link RetryPolicy}. */
+export interface RetryPolicyOptions {
+  /** Calls in all, the first one included: an integer ≥ 1 (1 = never retry). */
+  readonly maxAttempts: number;
+  /** The ceiling of the first wait: a finite number > 0, in milliseconds. */
+  readonly baseMs: number;
+  /** The largest wait: a finite number from `baseMs` to 2 147 483 647 (the longest `setTimeout`). */
+  readonly capMs: number;
+  /** The random source for the jitter (default `Math.random`). */
+  readonly random?: Random;
+  /**
+   * Whether an error is worth another attempt (default {@link isRetryable}). The place to refuse
+   * retries of non-idempotent work: the policy cannot know what the work did before it failed.
+   */
+  readonly retryable?: (error: unknown, attempt: number) => boolean;
+  /** A retry budget shared by the calls to one service (see {@link RetryBudget}); default none. */
+  readonly budget?: RetryThrottle;
+  /** How to wait between attempts (default: a real timer that an abort cancels). */
+  readonly sleep?: Sleep;
+  /** Called before each wait, e.g. to log or count retries. */
+  readonly onRetry?: (event: RetryEvent) => void;
+}
+
+/** Error codes of a connection that failed or broke: the request may never have reached the server. */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+]);
+
+/**
+ * HTTP statuses that say "try again later" (RFC 9110 §15): 408 Request Timeout, 429 Too Many
+ * Requests, 500 Internal Server Error, 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout.
+ * Not 501 Not Implemented or 505, which will fail the same way every time, and no other 4xx.
+ */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+const todo = (fn: string) =>
+  new Error(`${fn}() is not implemented yet: open exercises/07-resilience/retry-policy/retry.ts`);
+
+/**
+ * The default `retryable` predicate. An error is retryable when
+ * - its `code`, or the `code` of its `cause`, is one of {@link RETRYABLE_CODES} (Node's socket
+ *   errors carry the code themselves; `fetch` rejects with `TypeError('fetch failed')` whose `cause`
+ *   carries it), or
+ * - its `status` is one of {@link RETRYABLE_STATUSES} (an HTTP error the caller threw with the
+ *   response's status on it).
+ *
+ * Never retryable, whatever else they carry: an abort (`name` `'AbortError'` or `'TimeoutError'`) or
+ * an exceeded deadline (`code` `'DEADLINE_EXCEEDED'`): someone decided to stop. Everything else is
+ * not retryable either, a plain `TypeError` or `RangeError` above all: a bug fails the same way
+ * every time. Non-objects (a thrown string, `undefined`) are not retryable.
+ */
+export function isRetryable(error: unknown): boolean {
+  throw todo('isRetryable');
+}
+
+/**
+ * Parses a `Retry-After` header value (RFC 9110 §10.2.3) into the milliseconds to wait from `nowMs`.
+ *
+ * - delay-seconds, a run of digits (`120`): that many seconds, in milliseconds (120 000).
+ * - an HTTP-date in any of the three formats RFC 9110 §5.6.7 tells a recipient to accept, all UTC
+ *   whatever the machine's time zone: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, RFC 850
+ *   `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year is the latest year with those digits that is
+ *   at most 50 years after `nowMs`'s year) and asctime `Sun Nov  6 08:49:37 1994`: the milliseconds
+ *   from `nowMs` to that time, or 0 when it has passed. The day name is not checked against the date;
+ *   a date that does not exist (31 Feb, 25:00) is not a date.
+ * - spaces and tabs around the value are ignored; anything else gives `undefined`: `null` or
+ *   `undefined` (no header), an empty value, a sign, a fraction, an exponent or hex (`-1`, `1.5`,
+ *   `1e3`, `0x10`), an ISO 8601 date, a date in a zone other than GMT.
+ *
+ * @param value the header's value, as `headers.get('retry-after')` returns it
+ * @param nowMs the current time in milliseconds since the epoch (`Date.now()`)
+ */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  throw todo('parseRetryAfter');
+}
+
+/**
+ * Runs work with retries.
+ *
+ * - Calls `work(signal, attempt)` at most `maxAttempts` times in all, one call at a time.
+ *   A work that throws synchronously instead of returning a promise has failed that attempt, just
+ *   as if it had rejected; `execute` itself never throws, it rejects.
+ * - After a failure it retries only when the `retryable` predicate says yes, attempts remain, and
+ *   the budget (if any) allows it. Before retry `n` (n = 0 for the first retry) it waits
+ *   `fullJitter(n, baseMs, capMs, random)` through `sleep(ms, signal)`, a wait in
+ *   [0, min(capMs, baseMs · 2ⁿ)).
+ * - `Retry-After`: when the error has a `retryAfterMs` property (a finite number ≥ 0, e.g. from
+ *   {@link parseRetryAfter}), the policy waits exactly that long instead of the jittered delay, and
+ *   gives up at once when it is more than `capMs` (the server asks for more than we will wait).
+ * - The budget: the first attempt is never throttled. Every attempt reports its outcome: a success
+ *   → `recordSuccess()`, an error the predicate calls retryable → `recordFailure()`, then a retry
+ *   happens only if `canRetry()` says yes. An error that is not retryable reports nothing (the
+ *   service answered; a 404 says nothing about its health), nor does an abort.
+ * - Giving up rethrows the **last** error, unchanged (the same object, not a wrapper).
+ * - Abort: `signal` already aborted → rejects with `signal.reason` without calling work. When it
+ *   aborts during a wait or an attempt, `execute` rejects with `signal.reason` at once (even if the
+ *   work or an injected `sleep` ignores the signal), makes no further attempt, and reports nothing
+ *   to the budget. The default sleep clears its timer when aborted.
+ * - Leaves nothing behind: once `execute` settles, none of its listeners remain on `signal`, so one
+ *   long-lived signal can serve many calls.
+ */
+export class RetryPolicy {
+  /** Calls in all, as given. */
+  readonly maxAttempts: number;
+  /** The first wait's ceiling, as given. */
+  readonly baseMs: number;
+  /** The largest wait, as given. */
+  readonly capMs: number;
+
+  /**
+   * @throws {RangeError} naming the option and its value when `maxAttempts` is not an integer ≥ 1,
+   * `baseMs` is not a finite number > 0, or `capMs` is not a finite number from `baseMs` to
+   * 2 147 483 647
+   */
+  constructor(options: RetryPolicyOptions) {
+    this.maxAttempts = options.maxAttempts;
+    this.baseMs = options.baseMs;
+    this.capMs = options.capMs;
+    throw todo('RetryPolicy constructor');
+  }
+
+  /**
+   * Runs `work` until it succeeds, fails in a way not worth retrying, or the attempts, the budget or
+   * the caller's patience run out (see the class).
+   * @returns what the successful attempt resolved with
+   * @throws the last attempt's error, or `signal.reason` once `signal` aborts (as a rejection)
+   */
+  execute<T>(work: Work<T>, signal?: AbortSignal): Promise<T> {
+    throw todo('execute');
+  }
+}
