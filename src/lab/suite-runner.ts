@@ -113,6 +113,7 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
   // While Vitest runs, Ctrl-C is Vitest's to handle (it reaches the whole foreground group).
   const ignore = () => {};
   if (!detached) process.on('SIGINT', ignore);
+  if (detached && child.pid) trackGroup(child.pid);
   let timedOut = false;
   const timer =
     options.timeoutMs === undefined
@@ -127,7 +128,10 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     child.once('error', () => resolve([null, null]));
   });
   if (timer) clearTimeout(timer);
-  if (detached) killGroup(child.pid); // workers a hung test left behind
+  if (detached) {
+    killGroup(child.pid); // workers a hung test left behind
+    if (child.pid) liveGroups.delete(child.pid);
+  }
   process.off('SIGINT', ignore);
   (await redis)?.release();
 
@@ -136,6 +140,31 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     : undefined;
   rmSync(scratch, { recursive: true, force: true });
   return { ...(results ? { results } : {}), exitCode, signal, timedOut, output };
+}
+
+/**
+ * Process groups of time-limited runs still going. They are not in the terminal's foreground group,
+ * so Ctrl-C does not reach them: when this process exits or is interrupted, it ends them itself.
+ */
+const liveGroups = new Set<number>();
+let cleanupInstalled = false;
+
+function trackGroup(pid: number) {
+  liveGroups.add(pid);
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const endAll = () => {
+    for (const group of liveGroups) killGroup(group);
+    liveGroups.clear();
+  };
+  process.on('exit', endAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      endAll();
+      // When nobody else handles the signal, end as the signal would have ended us.
+      if (process.listenerCount(signal) === 1) process.exit(128 + os.constants.signals[signal]);
+    });
+  }
 }
 
 function killGroup(pid: number | undefined) {
