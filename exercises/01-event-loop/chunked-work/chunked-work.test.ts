@@ -69,6 +69,49 @@ function burn(ms: number): void {
   }
 }
 
+/**
+ * Counts turns of the event loop: a setImmediate chain adds one per check phase. An item's `fn` reads
+ * `turn()`; items processed in the same turn belong to the same chunk.
+ */
+function countTurns(): { turn: () => number; stop: () => void } {
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn += 1;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    turn: () => turn,
+    stop: () => {
+      counting = false;
+    },
+  };
+}
+
+/** Maps `items` with `mapInChunks`, recording the turn of the loop each item ran in. */
+async function mapCountingTurns<R>(
+  items: readonly number[],
+  fn: (item: number) => R,
+  options?: Parameters<typeof mapInChunks>[2],
+): Promise<{ result: R[]; turnOf: number[] }> {
+  const turns = countTurns();
+  const turnOf: number[] = [];
+  try {
+    const result = await mapInChunks(
+      items,
+      (item, index) => {
+        turnOf[index] = turns.turn();
+        return fn(item);
+      },
+      options,
+    );
+    return { result, turnOf };
+  } finally {
+    turns.stop();
+  }
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -118,24 +161,63 @@ describe('mapInChunks: partitioning work on the event loop', () => {
     ).toEqual(['an immediate ran', 'last item']);
   });
 
-  it('works in chunks of about the budget, not item by item', async () => {
-    // Count turns of the event loop while 50 000 cheap items are mapped.
-    let turns = 0;
-    let counting = true;
-    const countTurns = () => {
-      turns += 1;
-      if (counting) setImmediate(countTurns);
-    };
-    setImmediate(countTurns);
+  it('works in chunks of about the budget, not item by item: cheap items go thousands to a chunk', async () => {
+    // 50 000 cheap items are a few milliseconds of work in all: one or two chunks of 8 ms, a handful
+    // on a busy machine. Yielding every N items (64, 500) makes 50 000 / N turns of pure overhead.
     const items = Array.from({ length: 50_000 }, (_, i) => i);
-    const result = await mapInChunks(items, (i) => i + 1);
-    counting = false;
+    const { result, turnOf } = await mapCountingTurns(items, (i) => i + 1);
     expect(result.length).toBe(50_000);
     expect(result[49_999]).toBe(50_000);
+    const chunks = new Set(turnOf).size;
     expect(
-      turns,
-      'cheap items fit thousands to a chunk: yielding after every item makes 50 000 loop turns of pure overhead',
-    ).toBeLessThan(1000);
+      chunks,
+      `50 000 cheap items took ${chunks} chunks: a chunk must run until its ~8 ms budget is used, measured with performance.now(), not for a fixed number of items`,
+    ).toBeLessThan(100);
+  });
+
+  it('measures time, not items: a chunk of 2 ms items holds at most about 8 ms of them', async () => {
+    // 300 cheap items, then 40 items of 2 ms each, with the default 8 ms budget. Whatever the
+    // machine does, a 2 ms item takes at least 2 ms by the clock, so a chunk that stops once
+    // performance.now() has passed its deadline holds at most 4 of them (5 if it compares with <=).
+    // Counting items, or timing the first item and extrapolating, packs many more into one chunk.
+    const items = Array.from({ length: 340 }, (_, i) => i);
+    const expensive = (i: number) => i >= 300;
+    const { result, turnOf } = await mapCountingTurns(items, (i) => {
+      if (expensive(i)) burn(2);
+      return -i;
+    });
+    expect(result, 'results in input order').toEqual(items.map((i) => -i));
+    const perChunk = new Map<number, number>();
+    items.forEach((i) => {
+      const turn = turnOf[i] as number;
+      if (expensive(i)) perChunk.set(turn, (perChunk.get(turn) ?? 0) + 1);
+    });
+    const most = Math.max(...perChunk.values());
+    expect(
+      most,
+      `${most} items of 2 ms ran in one chunk (${2 * most} ms without a break): with the default budgetMs of 8 a chunk must stop once 8 ms have passed, checking the clock after every item`,
+    ).toBeLessThanOrEqual(5);
+  });
+
+  it('yields with setImmediate: the next chunk runs on the very next turn of the loop', async () => {
+    // setImmediate continues in the next check phase: one turn of the loop per chunk. setTimeout(0)
+    // waits for a timer (at least 1 ms) while the loop turns idly many times in between.
+    const items = Array.from({ length: 30 }, (_, i) => i);
+    const { turnOf } = await mapCountingTurns(
+      items,
+      (i) => {
+        burn(1);
+        return i;
+      },
+      { budgetMs: 0.5 },
+    );
+    const chunks = new Set(turnOf).size;
+    const span = (turnOf[turnOf.length - 1] as number) - (turnOf[0] as number);
+    expect(chunks, 'items of 1 ms with a 0.5 ms budget: one item per chunk').toBe(30);
+    expect(
+      span,
+      `30 chunks took ${span} turns of the event loop: between two chunks yield with setImmediate (one turn), not with setTimeout(0), which idles until a timer is due`,
+    ).toBeLessThanOrEqual(2 * chunks);
   });
 
   it('processes a slow item even when it alone exceeds the budget', async () => {
@@ -172,6 +254,7 @@ describe('mapInChunks: partitioning work on the event loop', () => {
 
   it('stops between chunks when the signal aborts, rejecting with its reason', async () => {
     const controller = new AbortController();
+    const reason = new Error('client went away');
     let processed = 0;
     const items = Array.from({ length: 1000 }, (_, i) => i);
     const run = mapInChunks(
@@ -179,16 +262,27 @@ describe('mapInChunks: partitioning work on the event loop', () => {
       (i) => {
         burn(0.5);
         processed += 1;
-        if (i === 20) setImmediate(() => controller.abort(new Error('client went away')));
+        if (i === 20) setImmediate(() => controller.abort(reason));
         return i;
       },
       { budgetMs: 3, signal: controller.signal },
     );
-    const error = (await rejectionOf(run)) as Error;
-    expect(error.message, 'the rejection is the signal’s reason').toBe('client went away');
+    expect(await rejectionOf(run), 'the rejection is the signal’s reason itself, not a new error').toBe(
+      reason,
+    );
     expect(processed, 'work stops at the next chunk boundary after the abort').toBeLessThan(200);
-    const aborted = await rejectionOf(mapInChunks([1], (x) => x, { signal: AbortSignal.abort() }));
-    expect((aborted as Error).name, 'an already aborted signal rejects with its reason').toBe('AbortError');
+  });
+
+  it('rejects at once with the reason of a signal that is already aborted, processing nothing', async () => {
+    const reason = new Error('shutting down');
+    let calls = 0;
+    const aborted = await rejectionOf(
+      mapInChunks([1, 2, 3], (x) => calls++ + x, { signal: AbortSignal.abort(reason) }),
+    );
+    expect(aborted, 'an already aborted signal rejects with its reason itself, not a new AbortError').toBe(
+      reason,
+    );
+    expect(calls, 'no item is processed when the signal is already aborted').toBe(0);
   });
 
   it('rejects a budget that is not a finite number above 0 with a RangeError', async () => {
@@ -261,7 +355,10 @@ describe('runInWorker: offloading CPU-heavy work', () => {
   it('rejects with the error thrown inside the worker', async () => {
     const mark = started.length;
     const error = (await rejectionOf(runInWorker(fixture('throws.mjs'), { id: 7 }))) as Error;
-    expect(error, 'the worker’s uncaught error reaches the caller').toBeInstanceOf(Error);
+    expect(
+      error,
+      'the worker’s uncaught error reaches the caller as it is: the worker threw a TypeError, so it is a TypeError',
+    ).toBeInstanceOf(TypeError);
     expect(error.message, 'with its own message').toBe('cannot work on {"id":7}');
     await workersExited(mark, 'the failed worker is gone');
   });
@@ -270,6 +367,15 @@ describe('runInWorker: offloading CPU-heavy work', () => {
     const error = (await rejectionOf(runInWorker(fixture('exits.mjs'), null))) as Error;
     expect(error, 'a worker that ends without posting is an error, not a hang').toBeInstanceOf(Error);
     expect(error.message, 'the message names the exit code').toMatch(/\b3\b/);
+  });
+
+  it('rejects when the worker ends normally (exit code 0) without a result, naming the code', async () => {
+    const error = (await rejectionOf(runInWorker(fixture('silent.mjs'), null))) as Error;
+    expect(
+      error,
+      'a worker that finishes its script without posting is an error too, even with exit code 0',
+    ).toBeInstanceOf(Error);
+    expect(error.message, 'the message names the exit code').toMatch(/\b0\b/);
   });
 
   it('terminates a runaway worker when the signal times out, rejecting with the TimeoutError', async () => {
@@ -297,10 +403,11 @@ describe('runInWorker: offloading CPU-heavy work', () => {
 
   it('starts no worker at all when the signal is already aborted', async () => {
     const count = started.length;
-    const error = (await rejectionOf(
-      runInWorker(fixture('fib.mjs'), 10, { signal: AbortSignal.abort() }),
-    )) as Error;
-    expect(error.name).toBe('AbortError');
+    const reason = new Error('the request was cancelled');
+    const error = await rejectionOf(
+      runInWorker(fixture('fib.mjs'), 10, { signal: AbortSignal.abort(reason) }),
+    );
+    expect(error, 'an already aborted signal rejects with its reason itself').toBe(reason);
     await nextMacrotask();
     expect(started.length, 'no worker may be started for an aborted signal').toBe(count);
   });

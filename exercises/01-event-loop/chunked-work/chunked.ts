@@ -23,7 +23,8 @@ export interface ChunkOptions {
  * `items.map(fn)`, but never holds the event loop for much longer than `budgetMs` at a time.
  *
  * - Measure time while you work (`performance.now()`), not items: item costs vary, a budget does not.
- *   When a chunk has used its budget, yield to the event loop with `setImmediate` before the next.
+ *   Check the clock after every item; a chunk runs until it has used its budget, then yields to the
+ *   event loop with `setImmediate` before the next.
  *   (`await Promise.resolve()` does not yield to the loop: it only queues a microtask, and timers
  *   and I/O still wait. `setTimeout(0)` yields, but waits at least 1 ms each time.)
  * - A chunk always processes at least one item, however slow it is.
@@ -31,7 +32,8 @@ export interface ChunkOptions {
  * - If `options.signal` is aborted (before the call or between chunks), the promise rejects with
  *   `signal.reason` (as `fetch` does) and no later item is processed.
  *
- * @throws {RangeError} (as a rejection) when `budgetMs` is not a finite number above 0
+ * @throws {RangeError} (as a rejection) when `budgetMs` is not a finite number above 0, with a
+ * message that names `budgetMs`
  */
 export function mapInChunks<T, R>(
   items: readonly T[],

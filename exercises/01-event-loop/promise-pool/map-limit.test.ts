@@ -196,6 +196,40 @@ describe('mapLimit: results and concurrency', () => {
     );
   });
 
+  it('keeps two pools running at the same time apart: each has its own limit, items and results', async () => {
+    const a = controlledTask();
+    const b = controlledTask();
+    const poolA = mapLimit([10, 11, 12, 13], 2, a.fn);
+    await flush();
+    const poolB = mapLimit([20, 21, 22], 1, b.fn);
+    await flush();
+    expect(
+      a.calls.map((c) => c.item),
+      'pool A (limit 2) starts its first two items',
+    ).toEqual([10, 11]);
+    expect(
+      b.calls.map((c) => c.item),
+      'pool B (limit 1) starts its own first item',
+    ).toEqual([20]);
+    for (let round = 0; round < 8 && (a.running().length > 0 || b.running().length > 0); round += 1) {
+      for (const call of [...b.running(), ...a.running()]) call.resolve(call.item * 2);
+      await flush();
+    }
+    expect(await poolA, 'pool A gets the results of its own items, in order').toEqual([20, 22, 24, 26]);
+    expect(await poolB, 'pool B gets the results of its own items, in order').toEqual([40, 42, 44]);
+    expect(
+      a.calls.map((c) => [c.item, c.index]),
+      'pool A called fn once per item of its own, with its own indexes',
+    ).toEqual([
+      [10, 0],
+      [11, 1],
+      [12, 2],
+      [13, 3],
+    ]);
+    expect(b.maxActive, 'pool B never ran more than its own limit of 1').toBe(1);
+    expect(a.maxActive, 'pool A never ran more than its own limit of 2').toBe(2);
+  });
+
   it('accepts any iterable, resolves [] for no items, and never calls fn then', async () => {
     let calls = 0;
     const double = (x: number) => {

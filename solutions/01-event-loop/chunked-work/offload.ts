@@ -26,7 +26,8 @@ export interface WorkerRunOptions {
  * - result: resolve with the first message, then terminate the worker (a worker can keep itself
  *   alive after posting, with a timer or an open handle);
  * - an uncaught error in the worker (the Worker's `'error'` event): reject with that error;
- * - the worker exits before posting anything: reject with an `Error` whose message names the exit code;
+ * - the worker exits before posting anything (whatever its exit code, 0 included): reject with an
+ *   `Error` whose message names the exit code;
  * - `options.signal` aborts (or is already aborted): terminate the worker and reject with
  *   `signal.reason`; an already aborted signal starts no worker at all.
  *

@@ -56,7 +56,8 @@ export interface LagMonitor {
  * program, it is not a reason for the program to keep running.
  *
  * @throws {RangeError} when `thresholdMs` is not a finite number above 0, `percentile` is not in
- * (0, 100], or `intervalMs`/`resolutionMs` is not an integer >= 1
+ * (0, 100], or `intervalMs`/`resolutionMs` is not an integer >= 1 (NaN and Infinity included); its
+ * message names the option, as the caller spelled it (`resolutionMs`, not Node's `resolution`)
  */
 export function startLagMonitor(options: LagMonitorOptions): LagMonitor {
   const { thresholdMs, percentile = 99, intervalMs = 1000, resolutionMs = 10, onReport } = options;

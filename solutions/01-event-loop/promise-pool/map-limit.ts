@@ -25,17 +25,20 @@ export interface MapLimitOptions {
  * - Starts `min(limit, items.length)` tasks at once, and a new one as soon as any task finishes:
  *   no batching, where a whole group waits for its slowest task.
  * - Fail-fast: the first task that rejects (or throws) rejects the returned promise with that same
- *   error; no new task starts after it, and the `signal` given to running tasks is aborted.
+ *   error; no new task starts after it, and the `signal` given to running tasks is aborted. Tasks
+ *   that fail after that are ignored quietly (no unhandled rejection).
  * - Cancellation: when `options.signal` aborts (or is already aborted) the promise rejects at once,
  *   without waiting for running tasks, with a `DOMException` named `'AbortError'` (as `fetch` does),
  *   whose `cause` is the signal's reason; no new task starts, and running tasks' `signal` is aborted.
  * - Leaves nothing behind: its listener on `options.signal` is removed once the pool settles, so one
  *   long-lived signal can serve many calls.
  * - Empty `items` resolves with `[]` without calling `fn`.
+ * - Each call is a pool of its own: two calls running at the same time each keep their own limit,
+ *   items and results.
  *
  * @example await mapLimit(urls, 8, (url, _i, signal) => fetch(url, { signal }))
  * @throws {RangeError} (as a rejection) when `limit` is not a positive integer (0, -1, 1.5, NaN,
- * Infinity)
+ * Infinity, a string), with a message that names `limit`
  */
 export async function mapLimit<T, R>(
   items: Iterable<T>,
