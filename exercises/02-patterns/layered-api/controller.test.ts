@@ -55,7 +55,7 @@ const postJson = (url: string, body: unknown) =>
   });
 
 /** Sends raw bytes over TCP and resolves with everything the server sent back until it closed. */
-function rawRequest(port: number, bytes: string, { timeoutMs = 5000 } = {}): Promise<string> {
+function rawRequest(port: number, bytes: string | Buffer, { timeoutMs = 5000 } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
@@ -160,6 +160,73 @@ describe('the users HTTP controller', () => {
     const justFits = JSON.stringify({ name: 'x'.repeat(1024 - 40), email: 'ok@example.com' });
     expect(Buffer.byteLength(justFits)).toBeLessThanOrEqual(1024);
     expect((await postJson(url, justFits)).status, 'a body within the limit is fine').toBe(201);
+  });
+
+  it('accepts a body of exactly maxBodyBytes and refuses one byte more, with or without Content-Length', async () => {
+    const { url, port, service } = await start({ maxBodyBytes: 1024 });
+    /** A JSON body of exactly `bytes` bytes. */
+    const bodyOf = (bytes: number, email: string) => {
+      const body = JSON.stringify({ name: 'x'.repeat(bytes - 22 - email.length), email });
+      expect(Buffer.byteLength(body)).toBe(bytes);
+      return body;
+    };
+    expect(
+      (await postJson(url, bodyOf(1024, 'a@example.com'))).status,
+      '1024 bytes with a limit of 1024 fits',
+    ).toBe(201);
+    const over = await postJson(url, bodyOf(1025, 'b@example.com'));
+    expect(over.status, '1025 bytes is one too many').toBe(413);
+    await over.body?.cancel();
+
+    const chunked = (body: string) => {
+      const half = Math.floor(body.length / 2);
+      const chunks = [body.slice(0, half), body.slice(half)]
+        .map((c) => `${Buffer.byteLength(c).toString(16)}\r\n${c}\r\n`)
+        .join('');
+      return `POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`;
+    };
+    expect(
+      await rawRequest(port, chunked(bodyOf(1024, 'c@example.com'))),
+      'chunked, 1024 bytes fits',
+    ).toMatch(/^HTTP\/1\.1 201 /);
+    expect(
+      await rawRequest(port, chunked(bodyOf(1025, 'd@example.com'))),
+      'chunked, 1025 bytes does not',
+    ).toMatch(/^HTTP\/1\.1 413 /);
+    expect(
+      service.calls.map((c) => (c as { email: string }).email),
+      'the service saw only the bodies that fit',
+    ).toEqual(['a@example.com', 'c@example.com']);
+  });
+
+  it('counts the limit in bytes, not characters: a chunked body of 600 "é" (1200 bytes) is too large for 1024', async () => {
+    const { port, service } = await start({ maxBodyBytes: 1024 });
+    const body = JSON.stringify({ name: 'é'.repeat(600), email: 'e@example.com' });
+    expect(body.length, 'fewer than 1024 characters').toBeLessThan(1024);
+    expect(Buffer.byteLength(body), 'but more than 1024 bytes').toBeGreaterThan(1024);
+    const bytes = Buffer.byteLength(body).toString(16);
+    const reply = await rawRequest(
+      port,
+      `POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${bytes}\r\n${body}\r\n0\r\n\r\n`,
+    );
+    expect(reply, 'maxBodyBytes is a number of bytes').toMatch(/^HTTP\/1\.1 413 /);
+    expect(service.calls).toEqual([]);
+  });
+
+  it('decodes the body as UTF-8 once it is complete: a character split between two chunks arrives intact', async () => {
+    const { port } = await start();
+    const body = Buffer.from(JSON.stringify({ name: 'René Müller 🙂', email: 'rene@example.com' }));
+    const split = body.indexOf(Buffer.from('é')) + 1; // between the two bytes of "é"
+    const parts = [body.subarray(0, split), body.subarray(split)];
+    const chunks = parts.map((p) => `${p.length.toString(16)}\r\n${p.toString('latin1')}\r\n`).join('');
+    const head =
+      'POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const reply = await rawRequest(port, Buffer.from(`${head}${chunks}0\r\n\r\n`, 'latin1'));
+    expect(reply).toMatch(/^HTTP\/1\.1 201 /);
+    const json = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { name: string };
+    expect(json.name, 'the name as the client sent it, not with U+FFFD where "é" was cut').toBe(
+      'René Müller 🙂',
+    );
   });
 
   it('answers 413 to an oversized body sent in chunks with no Content-Length', async () => {

@@ -103,6 +103,20 @@ describe.each([
   });
 });
 
+describe('the in-memory repository', () => {
+  it('is a store of its own: two repositories do not share users or emails', async () => {
+    const a = createMemoryUserRepository();
+    const b = createMemoryUserRepository();
+    await a.insert(user(1, 'ada@example.com'));
+    expect(await b.findById('id-1'), 'a user stored in one repository is not in another').toBeNull();
+    expect(await b.findByEmail('ada@example.com')).toBeNull();
+    await expect(
+      b.insert(user(2, 'ada@example.com')),
+      'the email is free in the other one',
+    ).resolves.toBeUndefined();
+  });
+});
+
 describe('the Redis repository', () => {
   beforeEach(() => redis.flush());
 
@@ -127,6 +141,22 @@ describe('the Redis repository', () => {
     const admin = redis.client();
     expect(await admin.exists('tenant42:users:id-1', 'tenant42:users:by-email')).toBe(2);
     expect(await admin.exists('users:id-1'), 'nothing under the default prefix').toBe(0);
+  });
+
+  it('keeps repositories with different prefixes apart: each has its own users and its own email index', async () => {
+    const acme = createRedisUserRepository(redis.client(), { prefix: 'acme:users' });
+    const globex = createRedisUserRepository(redis.client(), { prefix: 'globex:users' });
+    await acme.insert(user(1, 'ada@example.com'));
+    await expect(
+      globex.insert(user(2, 'ada@example.com')),
+      'an email taken under one prefix is free under another',
+    ).resolves.toBeUndefined();
+    expect((await acme.findByEmail('ada@example.com'))?.id).toBe('id-1');
+    expect((await globex.findByEmail('ada@example.com'))?.id).toBe('id-2');
+    expect(await globex.findById('id-1'), 'nor are users shared').toBeNull();
+    const admin = redis.client();
+    expect(await admin.hgetall('acme:users:by-email')).toEqual({ 'ada@example.com': 'id-1' });
+    expect(await admin.hgetall('globex:users:by-email')).toEqual({ 'ada@example.com': 'id-2' });
   });
 
   it('sees users stored through another connection (another server, say)', async () => {

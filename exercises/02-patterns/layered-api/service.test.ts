@@ -73,6 +73,7 @@ describe('the user service (against a fake repository)', () => {
     const { repository, service } = serviceWithFakes();
     const error = await validationErrorOf(service.register(input));
     expect(error.field).toBe('body');
+    expect(error.message, 'the message mentions the body').toMatch(/body/);
     expect(repository.users, 'nothing is stored').toEqual([]);
   });
 
@@ -114,6 +115,16 @@ describe('the user service (against a fake repository)', () => {
     const user = await service.register({ name: ` ${'n'.repeat(100)} `, email });
     expect(user.name).toHaveLength(100);
     expect(user.email).toBe(email);
+  });
+
+  it('checks both lengths after trimming: spaces around a name or an email do not count', async () => {
+    const { service } = serviceWithFakes();
+    const email = `${'b'.repeat(242)}@example.com`;
+    const user = await service.register({ name: `\t${'n'.repeat(100)}\n `, email: `  ${email}\n` });
+    expect(user.name, 'a 100-character name with spaces around it is valid').toBe('n'.repeat(100));
+    expect(user.email, 'a 254-character email with spaces around it is valid, and stored trimmed').toBe(
+      email,
+    );
   });
 
   it('names the first broken rule when several are broken: name before email', async () => {

@@ -10,13 +10,15 @@ export interface UserService {
   /**
    * Creates a user from untrusted input (a parsed JSON body, say).
    *
-   * Rules, checked in this order; the first broken one throws a {@link ValidationError} naming it:
+   * Rules, checked in this order; the first broken one throws a {@link ValidationError} whose `field`
+   * is the rule's name (`body`, `name` or `email`) and whose message mentions that name:
    * - `body`: the input must be a plain object (not null, not an array);
    * - `name`: a string, 1 to 100 characters after trimming; stored trimmed;
    * - `email`: a string that looks like `local@domain.tld` (no spaces, one `@`, a dot in the domain),
    *   at most 254 characters after trimming; stored trimmed and lower-cased.
    *
-   * Any other property of the input is ignored: it is never stored or returned.
+   * Any other property of the input is ignored: it is never stored or returned. The new user's `id`
+   * comes from `newId()` and its `createdAt` is `now()` in UTC (`toISOString()`, ending in `Z`).
    * @throws {ValidationError} on invalid input
    * @throws {DuplicateEmailError} when the (normalised) email is taken
    */

@@ -1,0 +1,59 @@
+/**
+ * The Redis adapter of the {@link UserRepository} port.
+ *
+ * Keys (the tests read them, so keep these names; `prefix` defaults to `users`):
+ * - `<prefix>:<id>`: a hash per user with the fields `id`, `name`, `email`, `createdAt`.
+ * - `<prefix>:by-email`: a hash from email to user id: the unique index.
+ *
+ * The email index and the user hash must never disagree, even when many servers insert at once:
+ * the claim of the email and the write of the user happen in one Lua script, which Redis runs
+ * atomically (no other command runs in between).
+ */
+import type { Redis } from 'ioredis';
+import { DuplicateEmailError, type User, type UserRepository } from './users.js';
+
+export interface RedisUserRepositoryOptions {
+  /** Key prefix (default `users`). */
+  prefix?: string;
+}
+
+/** Creates a repository that stores users through `redis` (a connection the caller owns and closes). */
+export function createRedisUserRepository(
+  redis: Redis,
+  { prefix = 'users' }: RedisUserRepositoryOptions = {},
+): UserRepository {
+  const userKey = (id: string) => `${prefix}:${id}`;
+  const emailIndex = `${prefix}:by-email`;
+
+  const findById = async (id: string): Promise<User | null> => {
+    // HGETALL of a missing key is an empty object (RESP3 map or RESP2 array alike).
+    const hash = await redis.hgetall(userKey(id));
+    if (hash.id === undefined) return null;
+    return { id: hash.id, name: hash.name ?? '', email: hash.email ?? '', createdAt: hash.createdAt ?? '' };
+  };
+
+  return {
+    async insert(user) {
+      // HSETNX claims the email atomically; MULTI makes the claim and the write one step.
+      const results = await redis
+        .multi()
+        .hsetnx(emailIndex, user.email, user.id)
+        .hset(userKey(user.id), {
+          id: user.id,
+          email: user.email,
+          name: user.name,
+          createdAt: user.createdAt,
+        })
+        .exec();
+      const claimed = results?.[0]?.[1];
+      if (claimed !== 1) throw new DuplicateEmailError(user.email);
+    },
+
+    findById,
+
+    async findByEmail(email) {
+      const id = await redis.hget(emailIndex, email);
+      return id === null ? null : findById(id);
+    },
+  };
+}
