@@ -161,8 +161,16 @@ export class CircuitBreaker {
   async execute<T>(work: Work<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
     const epoch = this.#admit();
-    // The work gets the signal: it is the work's job to stop when it aborts.
-    return this.#run(work, signal ?? NEVER_ABORTED, epoch);
+    let value: T;
+    try {
+      // The work gets the signal: it is the work's job to stop when it aborts.
+      value = await work(signal ?? NEVER_ABORTED);
+    } catch (error) {
+      if (!signal?.aborted) this.#settle(epoch, this.#isFailure(error));
+      throw error;
+    }
+    if (!signal?.aborted) this.#settle(epoch, false);
+    return value;
   }
 
   /**
@@ -214,18 +222,6 @@ export class CircuitBreaker {
       this.#probesAdmitted++;
     }
     return this.#epoch;
-  }
-
-  async #run<T>(work: Work<T>, signal: AbortSignal, epoch: number): Promise<T> {
-    let value: T;
-    try {
-      value = await work(signal);
-    } catch (error) {
-      if (!signal.aborted) this.#settle(epoch, this.#isFailure(error));
-      throw error;
-    }
-    if (!signal.aborted) this.#settle(epoch, false);
-    return value;
   }
 
   /** Applies the outcome of a call admitted in `epoch`, unless the breaker has moved on since. */

@@ -161,7 +161,18 @@ export class CircuitBreaker {
   async execute<T>(work: Work<T>, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
     const epoch = this.#admit();
-    return signal ? this.#runAbortable(work, signal, epoch) : this.#run(work, NEVER_ABORTED, epoch);
+    // No try/await on the hot path: hand back the promise chain.
+    const running = signal ? this.#untilAborted(work, signal, epoch) : work(NEVER_ABORTED);
+    return running.then(
+      (value) => {
+        if (!signal?.aborted) this.#settle(epoch, false);
+        return value;
+      },
+      (error: unknown) => {
+        if (!signal?.aborted) this.#settle(epoch, this.#isFailure(error));
+        throw error;
+      },
+    );
   }
 
   /**
@@ -215,22 +226,11 @@ export class CircuitBreaker {
     return this.#epoch;
   }
 
-  #run<T>(work: Work<T>, signal: AbortSignal, epoch: number): Promise<T> {
-    // No async/await on the hot path: one promise less per call.
-    return work(signal).then(
-      (value) => {
-        if (!signal.aborted) this.#settle(epoch, false);
-        return value;
-      },
-      (error: unknown) => {
-        if (!signal.aborted) this.#settle(epoch, this.#isFailure(error));
-        throw error;
-      },
-    );
-  }
-
-  /** Settles with the work, or with `signal.reason` as soon as the caller aborts, whichever is first. */
-  async #runAbortable<T>(work: Work<T>, signal: AbortSignal, epoch: number): Promise<T> {
+  /**
+   * Runs the work and settles as it does, or rejects with `signal.reason` as soon as the caller
+   * aborts, whichever comes first; an aborted probe gives its place back.
+   */
+  async #untilAborted<T>(work: Work<T>, signal: AbortSignal, epoch: number): Promise<T> {
     let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
@@ -240,7 +240,7 @@ export class CircuitBreaker {
     });
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await Promise.race([this.#run(work, signal, epoch), aborted]);
+      return await Promise.race([work(signal), aborted]);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
