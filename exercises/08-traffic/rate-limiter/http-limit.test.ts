@@ -106,10 +106,15 @@ describe('withRateLimit: HTTP 429 and the RateLimit headers', () => {
     const broken = () => scriptedLimiter(() => new Error('connect ECONNREFUSED'));
     const open = await fetch(await serve({ limiter: broken().limiter }));
     expect(open.status, 'fail open: the request is served').toBe(200);
+    expect(
+      open.headers.get('ratelimit-limit'),
+      'without rate-limit headers: there was no decision',
+    ).toBeNull();
     expect(handled).toBe(1);
     await server?.close();
     const closed = await fetch(await serve({ limiter: broken().limiter, onLimiterError: 'reject' }));
     expect(closed.status, 'fail closed: 503').toBe(503);
+    expect(closed.headers.get('content-type'), 'a JSON error body').toMatch(/application\/json/);
     const body = (await closed.json()) as { error?: unknown };
     expect(
       String(body.error ?? '').length,

@@ -1,9 +1,24 @@
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, useRedis } from '../../../src/testing/index.js';
 import { createRedisLimiter } from './redis-limiter.js';
 
 const redis = useRedis();
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
+/** Midnight UTC on a Thursday, a whole number of weeks after the epoch: a boundary of every window. */
+const WEEK_BOUNDARY = 2811 * 7 * 24 * HOUR;
+
+/** Asks `n` times for `key` and returns how many were admitted. */
+async function admitted(
+  limiter: { take(key: string): Promise<{ allowed: boolean }> },
+  key: string,
+  n: number,
+) {
+  let count = 0;
+  for (let i = 0; i < n; i++) if ((await limiter.take(key)).allowed) count++;
+  return count;
+}
 
 describe('a rate limiter on Redis', () => {
   beforeEach(() => redis.flush());
@@ -27,6 +42,11 @@ describe('a rate limiter on Redis', () => {
     ).toBe(true);
     expect(decisions[0]!.retryAfterMs, 'an admitted request has nothing to wait for').toBe(0);
     const denied = decisions[3]!;
+    expect(denied.retryAfterMs, 'all three were admitted at this instant: a whole window to wait').toBe(
+      MINUTE,
+    );
+    expect(denied.resetMs, 'and a whole window until the quota is full again').toBe(MINUTE);
+    expect(decisions[0]!.resetMs, 'the request just admitted counts for a whole window').toBe(MINUTE);
     expect(denied.retryAfterMs, 'a denied request learns how long to wait').toBeGreaterThan(0);
     expect(denied.retryAfterMs).toBeLessThanOrEqual(MINUTE);
     expect(denied.resetMs, 'the quota is full again within a window').toBeGreaterThan(0);
@@ -51,7 +71,13 @@ describe('a rate limiter on Redis', () => {
     }
     const denied = await limiter.take('k');
     expect(denied.allowed).toBe(false);
-    clock.advance(denied.retryAfterMs);
+    expect(denied.retryAfterMs, 'requests at 0, 1, 2, 3, 4 s; at 5 s the one from 0 s leaves at 10 s').toBe(
+      5000,
+    );
+    expect(denied.resetMs, 'and the one from 4 s leaves at 14 s: the quota is full again in 9 s').toBe(9000);
+    clock.advance(denied.retryAfterMs - 1);
+    expect((await limiter.take('k')).allowed, '1 ms before retryAfterMs is still too early').toBe(false);
+    clock.advance(1);
     expect((await limiter.take('k')).allowed, 'after waiting retryAfterMs, one request passes').toBe(true);
     clock.advance(10_000);
     const fresh = [];
@@ -60,17 +86,100 @@ describe('a rate limiter on Redis', () => {
     expect((await limiter.take('k')).allowed).toBe(false);
   });
 
-  it('does not let a client double its rate at a window boundary (no fixed windows)', async () => {
-    const clock = new ManualClock(1_700_000_000_000 - 1); // a minute boundary is 1 ms away
-    const limiter = createRedisLimiter(redis.client(), { limit: 10, windowMs: MINUTE, clock });
-    for (let i = 0; i < 10; i++) expect((await limiter.take('burst')).allowed).toBe(true);
-    clock.advance(2);
-    const after = [];
-    for (let i = 0; i < 10; i++) after.push((await limiter.take('burst')).allowed);
+  it('does not let a client double its rate at a window boundary, wherever the window is aligned', {
+    timeout: 60_000,
+  }, async () => {
+    // Fixed windows reset at a boundary: of the second, the minute or the hour, of a multiple of
+    // windowMs since the epoch. WEEK_BOUNDARY is all of these at once (and 30 minutes later is an
+    // hour boundary in zones like +05:30). A sliding window admits nothing new 2 ms after a burst.
+    const connection = redis.client();
+    for (const boundary of [WEEK_BOUNDARY, WEEK_BOUNDARY + HOUR / 2]) {
+      for (const windowMs of [1000, 7000, MINUTE, HOUR]) {
+        const clock = new ManualClock(boundary - 1);
+        const limiter = createRedisLimiter(connection, { limit: 10, windowMs, clock });
+        const key = `burst-${boundary}-${windowMs}`;
+        expect(await admitted(limiter, key, 10), 'a burst of the limit, 1 ms before a boundary').toBe(10);
+        clock.advance(2);
+        expect(
+          await admitted(limiter, key, 10),
+          `windowMs ${windowMs}, 1 ms after the boundary at ${new Date(boundary).toISOString()}: a fixed ` +
+            'window would admit 10 more (20 in 2 ms); a sliding window admits none',
+        ).toBe(0);
+      }
+    }
+  });
+
+  it('does not restart the window at the window length after a key’s first request', async () => {
+    const clock = new ManualClock();
+    const limiter = createRedisLimiter(redis.client(), { limit: 5, windowMs: 10_000, clock });
+    expect(await admitted(limiter, 'early', 1), 'the first request, at 0 s').toBe(1);
+    clock.advance(9_999);
+    expect(await admitted(limiter, 'early', 5), 'four more fit just before 10 s').toBe(4);
+    clock.advance(1);
     expect(
-      after.filter(Boolean).length,
-      '2 ms later a fixed window would admit 10 more (20 in 2 ms); a sliding window or GCRA admits none',
-    ).toBe(0);
+      await admitted(limiter, 'early', 5),
+      'at 10 s only the request from 0 s has left the window: one more, not a fresh window of 5',
+    ).toBe(1);
+  });
+
+  it('counts a request for exactly windowMs: it stops counting at t + windowMs, not a millisecond later', async () => {
+    const clock = new ManualClock();
+    const limiter = createRedisLimiter(redis.client(), { limit: 1, windowMs: 1000, clock });
+    expect((await limiter.take('edge')).allowed).toBe(true);
+    clock.advance(999);
+    const denied = await limiter.take('edge');
+    expect(denied.allowed, '999 ms later the request still counts').toBe(false);
+    expect(denied.retryAfterMs, 'it stops counting in 1 ms').toBe(1);
+    clock.advance(1);
+    expect((await limiter.take('edge')).allowed, 'at exactly 1000 ms it no longer counts').toBe(true);
+  });
+
+  it('property: decides exactly like a sliding log, for any schedule of requests and keys', {
+    timeout: 120_000,
+  }, async () => {
+    let run = 0;
+    const connection = redis.client();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom(1000, 7000, MINUTE),
+        fc.integer({ min: 0, max: HOUR }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 1500 }), fc.constantFrom('p', 'q')), { maxLength: 24 }),
+        async (limit, windowMs, offset, schedule) => {
+          run++;
+          const clock = new ManualClock(WEEK_BOUNDARY + offset);
+          const limiter = createRedisLimiter(connection, {
+            limit,
+            windowMs,
+            clock,
+            prefix: `model-${run}:`,
+          });
+          const log = new Map<string, number[]>([
+            ['p', []],
+            ['q', []],
+          ]);
+          for (const [waitMs, key] of schedule) {
+            clock.advance(Math.floor((waitMs * windowMs) / 1000));
+            const now = clock.now();
+            const inWindow = log.get(key)!.filter((t) => t > now - windowMs);
+            const decision = await limiter.take(key);
+            const what = `key ${key} at +${now - WEEK_BOUNDARY - offset} ms, limit ${limit} per ${windowMs} ms, admitted before at +[${inWindow.map((t) => t - WEEK_BOUNDARY - offset)}]`;
+            expect(decision.allowed, `${what}: allowed`).toBe(inWindow.length < limit);
+            if (decision.allowed) {
+              inWindow.push(now);
+              expect(decision.remaining, `${what}: remaining`).toBe(limit - inWindow.length);
+              expect(decision.retryAfterMs, `${what}: retryAfterMs`).toBe(0);
+            } else {
+              expect(decision.remaining, `${what}: remaining`).toBe(0);
+              expect(decision.retryAfterMs, `${what}: retryAfterMs`).toBe(inWindow[0]! + windowMs - now);
+              expect(decision.resetMs, `${what}: resetMs`).toBe(inWindow.at(-1)! + windowMs - now);
+            }
+            log.set(key, inWindow);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('does not count denied requests: hammering a closed door does not extend the lockout', async () => {
@@ -104,6 +213,22 @@ describe('a rate limiter on Redis', () => {
     expect(new Set(remaining).size, 'each admitted request saw a different remaining (49 down to 0)').toBe(
       50,
     );
+  });
+
+  it('lets two limiters share one connection, each with its own limit, window and prefix', async () => {
+    const clock = new ManualClock();
+    const shared = redis.client();
+    const strict = createRedisLimiter(shared, { limit: 2, windowMs: MINUTE, clock, prefix: 'strict:' });
+    const loose = createRedisLimiter(shared, { limit: 5, windowMs: 1000, clock, prefix: 'loose:' });
+    expect(await admitted(strict, 'carol', 2), 'the strict limiter admits its 2').toBe(2);
+    expect(
+      await admitted(loose, 'carol', 6),
+      'the loose one admits its own 5, whatever the strict one did',
+    ).toBe(5);
+    expect(await admitted(strict, 'carol', 1), 'the loose limiter’s requests do not count here').toBe(0);
+    clock.advance(1000);
+    expect(await admitted(loose, 'carol', 5), 'the loose limiter’s window is 1 s').toBe(5);
+    expect(await admitted(strict, 'carol', 1), 'the strict limiter’s window is a minute').toBe(0);
   });
 
   it('lets its keys expire, so idle clients cost no memory', async () => {
@@ -148,6 +273,10 @@ describe('a rate limiter on Redis', () => {
       /windowMs/,
     );
     const limiter = createRedisLimiter(client, { limit: 1, windowMs: 1000 });
-    await expect(limiter.take(''), 'an empty key').rejects.toThrow(TypeError);
+    let taken: Promise<unknown> | undefined;
+    expect(() => {
+      taken = limiter.take('');
+    }, 'take() must report an empty key as a rejected promise, not throw before returning one').not.toThrow();
+    await expect(taken, 'an empty key').rejects.toThrow(TypeError);
   });
 });

@@ -2,10 +2,15 @@
  * A rate limiter shared by every instance of a service: `limit` requests per `windowMs` per key,
  * counted in Redis, decided atomically by one Lua script.
  *
- * Pick the algorithm (the hints compare them): a sliding log (a sorted set per key, one member per
- * admitted request) or GCRA (one timestamp per key). A fixed window will not pass: it lets a client
- * send twice the limit across a window boundary. Whatever you pick must be decided in ONE atomic step
- * in Redis (a Lua script), and every key you write must expire.
+ * The window slides: a request is admitted when fewer than `limit` requests of its key were admitted
+ * in the `windowMs` before it. A request admitted at time t counts until t + windowMs; from
+ * t + windowMs on it no longer does. A sliding log (a sorted set per key, one member per admitted
+ * request) does exactly this. A fixed window (a counter per second, minute or hour, per `windowMs`
+ * since the epoch, or per `windowMs` since a key's first request) will not pass: it lets a client
+ * send twice the limit across a window boundary. Nor will GCRA, a fine limiter with a different
+ * contract: it admits a request as soon as a token has dripped back, before the window is over (the
+ * hints compare them). Whatever you write must be decided in ONE atomic step in Redis (a Lua script),
+ * and every key you write must expire.
  */
 import type { Redis } from 'ioredis';
 
@@ -19,7 +24,10 @@ export interface RedisLimiterOptions {
   readonly limit: number;
   /** The window in milliseconds: a positive integer. */
   readonly windowMs: number;
-  /** Prefix of every key the limiter writes (default `"ratelimit:"`). */
+  /**
+   * Prefix of every key the limiter writes (default `"ratelimit:"`). Two limiters with different
+   * prefixes count separately, even for the same key on the same connection.
+   */
   readonly prefix?: string;
   /**
    * The clock whose time the script uses (default: the system clock). Every instance must agree on
@@ -35,9 +43,15 @@ export interface Decision {
   readonly limit: number;
   /** Requests this key may still make right now (after this one, when it was allowed). */
   readonly remaining: number;
-  /** Milliseconds until the key is back to its full `limit`. */
+  /**
+   * Milliseconds until the key is back to its full `limit`: until the last request it had admitted
+   * stops counting.
+   */
   readonly resetMs: number;
-  /** 0 when allowed; otherwise milliseconds until a request of this key would be admitted. */
+  /**
+   * 0 when allowed; otherwise milliseconds until a request of this key would be admitted: until the
+   * oldest request it had admitted stops counting.
+   */
   readonly retryAfterMs: number;
 }
 
@@ -45,15 +59,17 @@ export interface RedisLimiter {
   /**
    * Counts one request of `key` (an IP address, an API key) and decides whether it is admitted.
    * Denied requests are not counted, so a client hammering a closed door does not stay locked out.
-   * @throws {TypeError} (as a rejection) when `key` is empty
+   * @throws {TypeError} (as a rejection: `take` never throws synchronously) when `key` is empty
    */
   take(key: string): Promise<Decision>;
 }
 
 /**
- * Creates a limiter on `redis` (a connection the caller owns and closes). Keys it writes start with
- * `prefix` and expire within `windowMs`.
- * @throws {RangeError} when `limit` or `windowMs` is not a positive integer
+ * Creates a limiter on `redis` (a connection the caller owns and closes, and may share with other
+ * limiters: each one enforces its own options). Keys it writes start with `prefix` and expire within
+ * `windowMs`.
+ * @throws {RangeError} when `limit` or `windowMs` is not a positive integer; the message names the
+ *   option
  */
 export function createRedisLimiter(redis: Redis, options: RedisLimiterOptions): RedisLimiter {
   throw new Error(

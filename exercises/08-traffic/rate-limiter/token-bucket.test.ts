@@ -83,6 +83,7 @@ describe('TokenBucket (in memory, injected clock)', () => {
     for (let i = 0; i < 4; i++) b.tryTake();
     expect(b.msUntil(), 'one token at 2/s takes 500 ms').toBe(500);
     expect(b.msUntil(3), 'three tokens take 1500 ms').toBe(1500);
+    expect(b.msUntil(4), 'exactly the capacity: wait for a full bucket, 2000 ms').toBe(2000);
     clock.advance(200);
     expect(b.msUntil(), '0.4 tokens in, 300 ms to go').toBe(300);
     expect(b.msUntil(5), 'more than capacity: never').toBe(Number.POSITIVE_INFINITY);
@@ -133,7 +134,7 @@ describe('TokenBucket (in memory, injected clock)', () => {
       );
     }
     const b = new TokenBucket({ capacity: 2, refillPerSecond: 1, clock });
-    for (const bad of [0, -1, Number.NaN]) {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => b.tryTake(bad), `cost ${bad}`).toThrow(RangeError);
       expect(() => b.msUntil(bad), `msUntil(${bad})`).toThrow(RangeError);
     }
@@ -148,8 +149,14 @@ describe('TokenBucket (in memory, injected clock)', () => {
     expect(() => new TokenBucket({ capacity: 1, refillPerSecond: 0, clock }), 'name the option').toThrow(
       /refillPerSecond/,
     );
+    expect(
+      () => new TokenBucket({ capacity: 1, refillPerSecond: -7, clock }),
+      'the message shows the value',
+    ).toThrow(/-7/);
     expect(() => b.tryTake(-2), 'the message names the cost').toThrow(/cost/);
+    expect(() => b.tryTake(-2), 'the message shows the value').toThrow(/-2/);
     expect(() => b.msUntil(-2), 'the message names the cost').toThrow(/cost/);
+    expect(() => b.msUntil(-2), 'the message shows the value').toThrow(/-2/);
   });
 
   it('property: over any schedule, admitted cost never exceeds capacity + rate × elapsed time', () => {

@@ -32,7 +32,10 @@ export class TokenBucket {
   readonly capacity: number;
   readonly refillPerSecond: number;
 
-  /** @throws {RangeError} when `capacity` or `refillPerSecond` is not a positive finite number */
+  /**
+   * @throws {RangeError} when `capacity` or `refillPerSecond` is not a positive finite number; the
+   *   message names the option and shows the bad value (`capacity must be ..., got -3`)
+   */
   constructor({ capacity, refillPerSecond, clock }: TokenBucketOptions) {
     this.capacity = capacity;
     this.refillPerSecond = refillPerSecond;
@@ -47,7 +50,8 @@ export class TokenBucket {
   /**
    * Takes `cost` tokens and returns true when the bucket holds at least that many; otherwise takes
    * nothing and returns false.
-   * @throws {RangeError} when `cost` is not a positive finite number
+   * @throws {RangeError} when `cost` is not a positive finite number; the message names `cost` and
+   *   shows the bad value
    */
   tryTake(cost = 1): boolean {
     throw todo('tryTake');
@@ -55,8 +59,10 @@ export class TokenBucket {
 
   /**
    * Milliseconds until `tryTake(cost)` would succeed: 0 when it would now, `Infinity` when `cost`
-   * is more than the bucket can ever hold. Rounded up to a whole millisecond.
-   * @throws {RangeError} when `cost` is not a positive finite number
+   * is more than the bucket can ever hold (a cost equal to `capacity` waits for a full bucket).
+   * Rounded up to a whole millisecond. Asking takes nothing.
+   * @throws {RangeError} when `cost` is not a positive finite number; the message names `cost` and
+   *   shows the bad value
    */
   msUntil(cost = 1): number {
     throw todo('msUntil');

@@ -70,7 +70,7 @@ export interface LoadBalancer {
   close(): Promise<void>;
 }
 
-/** Round robin over whatever candidates it is given. */
+/** Round robin over whatever candidates it is given: the default strategy. */
 export function roundRobinStrategy(): Strategy {
   let next = 0;
   return { pick: (candidates) => candidates[next++ % candidates.length]! };
@@ -98,8 +98,31 @@ interface BackendState {
 }
 
 /**
- * Creates the balancer; its server is not listening yet (`listen()` it).
- * @throws {TypeError} when `backends` is empty or holds a URL that is not `http://`
+ * Creates the balancer (its server is not listening yet). The contract, in the order the suite
+ * checks it:
+ *
+ * - Proxy each request to the backend the strategy picks among the healthy ones: same method, path
+ *   with query, headers and body; the backend's status, headers (several `Set-Cookie` stay several)
+ *   and body back. Stream both bodies.
+ * - Drop hop-by-hop headers both ways (RFC 9110 §7.6.1: Connection, Keep-Alive, Proxy-Connection,
+ *   TE, Trailer, Transfer-Encoding, Upgrade, and every header the Connection header names).
+ * - Set `X-Forwarded-For` (append the client's address to any earlier value, keeping every earlier
+ *   entry in order), `X-Forwarded-Proto: http` and `X-Forwarded-Host` (the client's Host).
+ * - Reuse connections to backends (an `http.Agent` with `keepAlive: true`).
+ * - A connection that is refused or reset before the backend answered: the backend leaves the pool
+ *   at once; a request with an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) and no
+ *   body is retried once on another healthy backend; otherwise, or if the retry fails too, 502.
+ * - No healthy backend: 503 with `Retry-After`. No response headers within `timeoutMs`: 504, and
+ *   the backend request is abandoned (not retried).
+ * - The client hangs up (before or after the backend answered): abandon the backend request.
+ * - Every pick is released once ({@link Strategy.release}), however its attempt ended.
+ * - Health checks as {@link HealthCheckOptions} says; every backend starts healthy. A backend taken
+ *   out by a refused or reset connection comes back after `healthyAfter` passed checks in a row,
+ *   counted from its failure.
+ * - Requests that `node:http` refuses itself never reach a backend: headers over its size limit
+ *   (431), a malformed or ambiguous request such as Content-Length with Transfer-Encoding (400).
+ *   Keep the server's defaults.
+ * @throws {TypeError} when `backends` is empty or holds a string that is not an `http://` URL
  */
 export function createLoadBalancer(options: LoadBalancerOptions): LoadBalancer {
   const backends = parseBackends(options.backends);

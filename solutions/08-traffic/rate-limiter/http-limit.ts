@@ -22,7 +22,8 @@ export interface RateLimitOptions {
   /**
    * What to do when the limiter fails (Redis is down): `'allow'` lets the request through without
    * rate-limit headers (fail open, the default: an outage of the limiter is not an outage of the API);
-   * `'reject'` answers 503 (fail closed).
+   * `'reject'` answers 503 (fail closed) with a JSON error body as for a 429, and does not call the
+   * handler.
    */
   readonly onLimiterError?: 'allow' | 'reject';
 }
@@ -42,9 +43,10 @@ const toSeconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 
 /**
  * Wraps `handler`: every request is counted under {@link clientKey}. An admitted request reaches
- * the handler with the three `RateLimit-*` headers already set; a denied one gets 429 with
- * `Retry-After` (whole seconds, at least 1), the same headers, and a JSON body
- * `{ "error": "..." }`, and never reaches the handler. `RateLimit-Reset` is in whole seconds, rounded up.
+ * the handler with the three `RateLimit-*` headers already set (and no `Retry-After`); a denied one
+ * gets 429 with `Retry-After` (whole seconds, rounded up, at least 1), the same headers, and a body
+ * `{ "error": "<what happened, in words>" }` sent as `Content-Type: application/json`, and never
+ * reaches the handler. `RateLimit-Reset` is in whole seconds, rounded up.
  */
 export function withRateLimit(handler: RequestListener, options: RateLimitOptions): RequestListener {
   const { limiter, onLimiterError = 'allow' } = options;

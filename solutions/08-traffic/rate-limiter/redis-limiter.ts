@@ -2,9 +2,12 @@
  * A rate limiter shared by every instance of a service: `limit` requests per `windowMs` per key,
  * counted in Redis, decided atomically by one Lua script.
  *
+ * The window slides: a request is admitted when fewer than `limit` requests of its key were admitted
+ * in the `windowMs` before it. A request admitted at time t counts until t + windowMs; from
+ * t + windowMs on it no longer does.
+ *
  * This solution keeps a sliding log: one sorted set per key, a member per admitted request, scored
  * by its time. It is exact (no burst at window edges) at the cost of memory proportional to the limit.
- * GCRA (one number per key) is the other good choice; the tests accept either.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -19,7 +22,10 @@ export interface RedisLimiterOptions {
   readonly limit: number;
   /** The window in milliseconds: a positive integer. */
   readonly windowMs: number;
-  /** Prefix of every key the limiter writes (default `"ratelimit:"`). */
+  /**
+   * Prefix of every key the limiter writes (default `"ratelimit:"`). Two limiters with different
+   * prefixes count separately, even for the same key on the same connection.
+   */
   readonly prefix?: string;
   /**
    * The clock whose time the script uses (default: the system clock). Every instance must agree on
@@ -35,9 +41,15 @@ export interface Decision {
   readonly limit: number;
   /** Requests this key may still make right now (after this one, when it was allowed). */
   readonly remaining: number;
-  /** Milliseconds until the key is back to its full `limit`. */
+  /**
+   * Milliseconds until the key is back to its full `limit`: until the last request it had admitted
+   * stops counting.
+   */
   readonly resetMs: number;
-  /** 0 when allowed; otherwise milliseconds until a request of this key would be admitted. */
+  /**
+   * 0 when allowed; otherwise milliseconds until a request of this key would be admitted: until the
+   * oldest request it had admitted stops counting.
+   */
   readonly retryAfterMs: number;
 }
 
@@ -45,7 +57,7 @@ export interface RedisLimiter {
   /**
    * Counts one request of `key` (an IP address, an API key) and decides whether it is admitted.
    * Denied requests are not counted, so a client hammering a closed door does not stay locked out.
-   * @throws {TypeError} (as a rejection) when `key` is empty
+   * @throws {TypeError} (as a rejection: `take` never throws synchronously) when `key` is empty
    */
   take(key: string): Promise<Decision>;
 }
@@ -90,8 +102,11 @@ function requirePositiveInteger(name: string, value: number): void {
 }
 
 /**
- * Creates a limiter on `redis` (a connection the caller owns and closes).
- * @throws {RangeError} when `limit` or `windowMs` is not a positive integer
+ * Creates a limiter on `redis` (a connection the caller owns and closes, and may share with other
+ * limiters: each one enforces its own options). Keys it writes start with `prefix` and expire within
+ * `windowMs`.
+ * @throws {RangeError} when `limit` or `windowMs` is not a positive integer; the message names the
+ *   option
  */
 export function createRedisLimiter(redis: Redis, options: RedisLimiterOptions): RedisLimiter {
   const { limit, windowMs, prefix = 'ratelimit:', clock = { now: () => Date.now() } } = options;

@@ -30,6 +30,12 @@ function requirePositive(name: string, value: number): void {
   }
 }
 
+/**
+ * The bucket starts full. Tokens are fractional: the bucket refills continuously, by
+ * `elapsedMs * refillPerSecond / 1000`, never above `capacity`; time that runs backwards (a clock
+ * that was set back) earns nothing. Compare token counts with a tiny tolerance (say 1e-9), so that
+ * ten refills of 0.1 make a whole token.
+ */
 export class TokenBucket {
   readonly capacity: number;
   readonly refillPerSecond: number;
@@ -37,7 +43,10 @@ export class TokenBucket {
   #tokens: number;
   #refilledAt: number;
 
-  /** @throws {RangeError} when `capacity` or `refillPerSecond` is not a positive finite number */
+  /**
+   * @throws {RangeError} when `capacity` or `refillPerSecond` is not a positive finite number; the
+   *   message names the option and shows the bad value (`capacity must be ..., got -3`)
+   */
   constructor({ capacity, refillPerSecond, clock = systemClock }: TokenBucketOptions) {
     requirePositive('capacity', capacity);
     requirePositive('refillPerSecond', refillPerSecond);
@@ -57,7 +66,8 @@ export class TokenBucket {
   /**
    * Takes `cost` tokens and returns true when the bucket holds at least that many; otherwise takes
    * nothing and returns false.
-   * @throws {RangeError} when `cost` is not a positive finite number
+   * @throws {RangeError} when `cost` is not a positive finite number; the message names `cost` and
+   *   shows the bad value
    */
   tryTake(cost = 1): boolean {
     requirePositive('cost', cost);
@@ -69,8 +79,10 @@ export class TokenBucket {
 
   /**
    * Milliseconds until `tryTake(cost)` would succeed: 0 when it would now, `Infinity` when `cost`
-   * is more than the bucket can ever hold. Rounded up to a whole millisecond.
-   * @throws {RangeError} when `cost` is not a positive finite number
+   * is more than the bucket can ever hold (a cost equal to `capacity` waits for a full bucket).
+   * Rounded up to a whole millisecond. Asking takes nothing.
+   * @throws {RangeError} when `cost` is not a positive finite number; the message names `cost` and
+   *   shows the bad value
    */
   msUntil(cost = 1): number {
     requirePositive('cost', cost);
