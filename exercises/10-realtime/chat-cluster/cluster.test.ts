@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   connectWebSocket,
   listen,
@@ -74,6 +74,8 @@ describe('a chat on several instances sharing Redis', () => {
       text: 'hello from A',
     });
     expect(await ada.next(ofType('message'), 5000), 'the sender receives the same event').toEqual(atBob);
+    await ada.expectSilence(ofType('message'), 500); // once: its copy through the channel is the acknowledgement
+    await bob.expectSilence(ofType('message'), 100);
   });
 
   it('uses the Redis Stream of the room as history: ids are stream ids, shared by every instance', async () => {
@@ -109,6 +111,53 @@ describe('a chat on several instances sharing Redis', () => {
     expect((await cyd.next(ofType('history'), 5000)).messages.map((m: any) => m.text)).toEqual(['two']);
   });
 
+  it('reads the newest 50 by default (joined and history alike) and pages back with before and limit', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix, { rateLimit: { messages: 1000, perMs: 1000 } });
+    const ada = await connect(a.url);
+    await join(ada, 'h2', 'ada');
+    for (let i = 1; i <= 55; i++) ada.send({ type: 'message', room: 'h2', text: `m${i}` });
+    const sent: any[] = [];
+    while (sent.length < 55) sent.push(await ada.next(ofType('message'), 5000));
+    const texts = (messages: any[]) => messages.map((m) => m.text);
+    const newest50 = sent.slice(5).map((m) => m.text);
+    const bob = await connect(a.url);
+    expect(
+      texts((await join(bob, 'h2', 'bob')).history),
+      'joined carries the newest 50, oldest first',
+    ).toEqual(newest50);
+    bob.send({ type: 'history', room: 'h2' });
+    expect(
+      texts((await bob.next(ofType('history'), 5000)).messages),
+      'history without limit: the newest 50 (the stream holds more), oldest first',
+    ).toEqual(newest50);
+    bob.send({ type: 'history', room: 'h2', before: sent[54].id, limit: 5 });
+    expect(
+      texts((await bob.next(ofType('history'), 5000)).messages),
+      'before is exclusive and the page is the one right before it',
+    ).toEqual(['m50', 'm51', 'm52', 'm53', 'm54']);
+    bob.send({ type: 'history', room: 'h2', before: sent[3].id });
+    expect(
+      texts((await bob.next(ofType('history'), 5000)).messages),
+      'the stream keeps more than 50: paging back reaches the oldest',
+    ).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('trims each room stream to about streamMaxLength entries', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix, { streamMaxLength: 10, rateLimit: { messages: 1000, perMs: 1000 } });
+    const ada = await connect(a.url);
+    await join(ada, 'trim', 'ada');
+    for (let i = 1; i <= 250; i++) ada.send({ type: 'message', room: 'trim', text: `m${i}` });
+    await ada.next((m) => m.type === 'message' && m.text === 'm250', 10_000);
+    const length = await redis.client().xlen(`${prefix}history:trim`);
+    expect(
+      length,
+      `XADD ... MAXLEN ~ 10 trims whole internal nodes (about 100 entries each): after 250 messages the stream must hold fewer than 250, not ${length}`,
+    ).toBeLessThan(250);
+    expect(length, 'and never fewer than streamMaxLength').toBeGreaterThanOrEqual(10);
+  });
+
   it('keeps one order per room that every member on every instance sees', async () => {
     const prefix = uniquePrefix();
     const options = { rateLimit: { messages: 1000, perMs: 1000 } };
@@ -142,6 +191,38 @@ describe('a chat on several instances sharing Redis', () => {
       onA.filter((m) => m.text.startsWith('a')).map((m) => m.text),
       "each sender's order is kept",
     ).toEqual(Array.from({ length: 30 }, (_, i) => `a${i}`));
+  });
+
+  it('tells the other members, not the joiner, with presence; two connections with one name keep it listed', async () => {
+    const prefix = uniquePrefix();
+    // A long TTL: the refresh timer stays out of the way, so every presence here comes from a join or a leave.
+    const a = await startNode(prefix, { presenceTtlMs: 30_000 });
+    const b = await startNode(prefix, { presenceTtlMs: 30_000 });
+    const watcher = await connect(b.url);
+    await join(watcher, 'p2', 'wes');
+    const [tab1, tab2] = [await connect(a.url), await connect(a.url)];
+    expect((await join(tab1, 'p2', 'ada')).members).toEqual(['ada', 'wes']);
+    expect((await watcher.next(ofType('presence'), 5000)).members, 'wes hears that ada joined').toEqual([
+      'ada',
+      'wes',
+    ]);
+    expect(
+      tab1.received.filter(ofType('presence')),
+      'the joiner gets joined, and no presence of its own arrival',
+    ).toEqual([]);
+    expect((await join(tab2, 'p2', 'ada')).members, 'a second tab of ada: her name once').toEqual([
+      'ada',
+      'wes',
+    ]);
+    await watcher.next(ofType('presence'), 5000);
+    expect(tab2.received.filter(ofType('presence')), 'nor does the second tab').toEqual([]);
+    tab1.send({ type: 'leave', room: 'p2' });
+    expect(
+      (await watcher.next(ofType('presence'), 5000)).members,
+      'one tab of ada left, the other is still in the room: ada stays listed',
+    ).toEqual(['ada', 'wes']);
+    const newcomer = await connect(b.url);
+    expect((await join(newcomer, 'p2', 'cyd')).members).toEqual(['ada', 'cyd', 'wes']);
   });
 
   it('sends presence across instances when members join and leave', async () => {
@@ -180,6 +261,141 @@ describe('a chat on several instances sharing Redis', () => {
       original,
     );
     await bob.expectSilence(ofType('message'), 500);
+  });
+
+  it('de-duplicates copies of one retry that reach two instances at the same moment', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const [onA, onB, watcher] = [await connect(a.url), await connect(b.url), await connect(b.url)];
+    await join(onA, 'd2', 'ada');
+    await join(onB, 'd2', 'ada');
+    await join(watcher, 'd2', 'wes');
+    for (let i = 0; i < 10; i++) {
+      onA.send({ type: 'message', room: 'd2', text: `pay ${i}`, clientId: `race-${i}` });
+      onB.send({ type: 'message', room: 'd2', text: `pay ${i}`, clientId: `race-${i}` });
+    }
+    const got: any[] = [];
+    while (got.length < 10) got.push(await watcher.next(ofType('message'), 5000));
+    await watcher.expectSilence(ofType('message'), 500);
+    expect(
+      got.map((m) => m.clientId).sort(),
+      'each clientId is delivered once, even when two instances receive it at once',
+    ).toEqual(Array.from({ length: 10 }, (_, i) => `race-${i}`).sort());
+  });
+
+  it('forgets a clientId after dedupWindowMs: the same id later is a new message', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix, { dedupWindowMs: 400 });
+    const [ada, bob] = [await connect(a.url), await connect(a.url)];
+    await join(ada, 'd3', 'ada');
+    await join(bob, 'd3', 'bob');
+    ada.send({ type: 'message', room: 'd3', text: 'again', clientId: 'c-1' });
+    const first = await bob.next(ofType('message'), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // well past the 400 ms window
+    ada.send({ type: 'message', room: 'd3', text: 'again', clientId: 'c-1' });
+    const second = await bob.next(ofType('message'), 5000);
+    expect(second.id, 'with dedupWindowMs 400, the same clientId 1.5 s later is delivered as new').not.toBe(
+      first.id,
+    );
+  });
+
+  it('pings its clients and terminates one that stops answering', async () => {
+    const a = await startNode(uniquePrefix(), { heartbeatIntervalMs: 300 });
+    const ada = await connect(a.url);
+    const ghost = await connectWebSocket(a.url, { autoPong: false });
+    cleanups.push(async () => ghost.ws.terminate());
+    await join(ada, 'hb', 'ada');
+    const closed = await Promise.race([
+      ghost.closed,
+      new Promise<undefined>((resolve) => setTimeout(resolve, 6000)),
+    ]);
+    expect(closed, 'a client that ignores pings must be disconnected within a few intervals').toBeDefined();
+    await waitFor('the node to let go of the silent client', () => a.node.connections === 1);
+    expect(ada.ws.readyState, 'a client that answers pings stays connected').toBe(1);
+  });
+
+  it('drops a client that stops reading once its unsent data passes maxBufferedBytes', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix, {
+      maxBufferedBytes: 64 * 1024,
+      rateLimit: { messages: 100_000, perMs: 1000 },
+    });
+    const [ada, slow] = [await connect(a.url), await connect(a.url)];
+    await join(ada, 'slow', 'ada');
+    const text = '😀'.repeat(2000); // 8000 bytes: a history reply of 50 of these is about 400 KB
+    for (let i = 0; i < 50; i++) ada.send({ type: 'message', room: 'slow', text, clientId: `h${i}` });
+    await ada.next((m) => m.type === 'message' && m.clientId === 'h49', 10_000);
+    await join(slow, 'slow', 'slow');
+    slow.ws.pause(); // stops reading: the kernel buffers fill (a few MB), then the node's
+    // Only replies go to the slow client (nobody posts): it asks, and never reads. Ada's own history
+    // request after each batch paces the loop to the speed the node answers at.
+    for (let round = 0; round < 100 && a.node.connections === 2; round++) {
+      for (let i = 0; i < 3; i++) slow.send({ type: 'history', room: 'slow' });
+      ada.send({ type: 'history', room: 'slow', limit: 1 });
+      await ada.next(ofType('history'), 10_000);
+    }
+    await waitFor('the slow client to be dropped', () => a.node.connections === 1, { timeoutMs: 10_000 });
+    slow.ws.resume();
+    await slow.closed;
+    ada.send({ type: 'message', room: 'slow', text: 'still here' });
+    expect((await ada.next((m) => m.type === 'message' && m.text === 'still here', 5000)).from).toBe('ada');
+  }, 45_000);
+
+  it('rate-limits each connection on its own, not the instance as a whole', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix, { rateLimit: { messages: 5, perMs: 60_000 } });
+    const [ada, bob] = [await connect(a.url), await connect(a.url)];
+    await join(ada, 'l1', 'ada'); // 1 frame of ada's 5
+    await join(bob, 'l1', 'bob'); // 1 frame of bob's 5
+    for (let i = 1; i <= 5; i++) ada.send({ type: 'message', room: 'l1', text: `a${i}` });
+    const error = await ada.next(ofType('error'), 5000);
+    expect(error.code, "ada's sixth frame within the minute is over the limit").toBe('rate-limited');
+    for (let i = 1; i <= 4; i++) bob.send({ type: 'message', room: 'l1', text: `b${i}` });
+    for (let i = 1; i <= 4; i++)
+      expect(
+        (await bob.next((m) => m.type === 'message' && m.from === 'bob', 5000)).text,
+        "bob's budget is his own: ada's frames must not use it up",
+      ).toBe(`b${i}`);
+    expect(bob.received.filter(ofType('error')), 'bob is not rate-limited').toEqual([]);
+  });
+
+  it('keeps every key and channel under keyPrefix, and unsubscribes from a room no local client is in', async () => {
+    const prefix = uniquePrefix();
+    const room = `z${randomUUID().slice(0, 8)}`;
+    const clientId = `cid-${randomUUID()}`;
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const [ada, bob] = [await connect(a.url), await connect(b.url)];
+    await join(ada, room, 'ada');
+    await join(bob, room, 'bob');
+    ada.send({ type: 'message', room, text: 'hi', clientId });
+    await bob.next(ofType('message'), 5000);
+    const admin = redis.client();
+    const keys = [...(await admin.keys(`*${room}*`)), ...(await admin.keys(`*${clientId}*`))];
+    expect(keys.length, 'history, presence and de-duplication live in Redis').toBeGreaterThan(0);
+    for (const key of keys)
+      expect(key.startsWith(prefix), `the key ${key} must start with ${prefix}`).toBe(true);
+    const channels = (await admin.pubsub('CHANNELS', `*${room}*`)) as string[];
+    expect(channels.length, 'the instances subscribe to the room').toBeGreaterThan(0);
+    for (const channel of channels)
+      expect(channel.startsWith(prefix), `the channel ${channel} must start with ${prefix}`).toBe(true);
+
+    const subscribers = async () => {
+      const counts = (await admin.pubsub('NUMSUB', ...channels)) as (string | number)[];
+      return counts.filter((_, i) => i % 2 === 1).reduce<number>((sum, n) => sum + Number(n), 0);
+    };
+    expect(await subscribers(), 'A and B are subscribed while they have members').toBe(2);
+    ada.send({ type: 'leave', room });
+    await waitFor(
+      'A to unsubscribe after its last member left the room',
+      async () => (await subscribers()) === 1,
+    );
+    await bob.close();
+    await waitFor(
+      'B to unsubscribe after its last member disconnected',
+      async () => (await subscribers()) === 0,
+    );
   });
 
   it("removes a crashed instance's members within the presence TTL", async () => {
@@ -275,6 +491,20 @@ describe('a chat on several instances sharing Redis', () => {
     bob.send({ type: 'message', room: 'u1', text: 'from B after recovery' });
     await ada.next((m) => m.type === 'message' && m.text === 'from B after recovery', 5000);
   }, 30_000);
+
+  it('leaves no interval running after close()', async () => {
+    // Only setInterval is faked, so the suite can count the intervals the node starts.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const a = await startNode(uniquePrefix());
+      const ada = await connect(a.url);
+      await join(ada, 't1', 'ada');
+      await a.node.close();
+      expect(vi.getTimerCount(), 'after close() no heartbeat or presence timer may keep running').toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('closes its connections with 1001 on shutdown', async () => {
     const prefix = uniquePrefix();

@@ -43,24 +43,35 @@ export interface ChatNode {
   readonly instanceId: string;
   /** Open WebSocket connections on this instance. */
   readonly connections: number;
-  /** Closes every connection with 1001, removes this instance's presence, and disconnects from Redis. */
+  /**
+   * Closes every connection with 1001, removes this instance's presence, and disconnects from Redis.
+   * Once it has resolved, no timer of the node (heartbeat, presence refresh) is left running.
+   */
   close(): Promise<void>;
 }
 
 /**
  * Starts a node: connects to Redis (resolve only once it is ready). `listen()` its `server` to take
- * clients. Speaks exactly the protocol of chat-server, and every instance sharing the Redis and
- * `keyPrefix` is part of one chat:
+ * clients. Speaks exactly the protocol of chat-server, with its rules (each member, the sender
+ * included, gets a message once; the joiner gets `joined` and the others `presence`; a rate limit of
+ * its own per connection; a client that misses a ping, or whose unsent data passes
+ * `maxBufferedBytes`, is terminated), and every instance sharing the Redis and `keyPrefix` is part
+ * of one chat:
  *
  * - A message sent to any instance reaches the room's members on every instance, in one order per
  *   room that all of them agree on; its `id` is the id of its entry in the Redis Stream
  *   `<keyPrefix>history:<room>` (append with `XADD ... MAXLEN ~ streamMaxLength`).
- * - `joined.history` and `history` read that stream, so history is the same on every instance.
- * - `joined.members` and `presence` list the room's members on every live instance. Presence is kept
- *   in keys that expire after `presenceTtlMs` unless refreshed, so the members of an instance that
- *   crashed disappear (with a `presence` event to the others) within about `presenceTtlMs`.
- * - A `clientId` repeated within `dedupWindowMs`, on any instance, is not delivered again; the
- *   sender gets the original event back.
+ * - `joined.history` and `history` read that stream (the newest 50 by default, as in chat-server), so
+ *   history is the same on every instance.
+ * - Each instance subscribes to the channel `<keyPrefix>room:<room>` of the rooms its own clients are
+ *   in, and unsubscribes once its last client there has left or disconnected.
+ * - `joined.members` and `presence` list the room's members on every live instance; a name stays
+ *   listed while any connection that joined with it is in the room. Presence is kept in keys that
+ *   expire after `presenceTtlMs` unless refreshed, so the members of an instance that crashed
+ *   disappear (with a `presence` event to the others) within about `presenceTtlMs`.
+ * - A `clientId` repeated within `dedupWindowMs`, on any instance, is not delivered again, also when
+ *   two copies reach two instances at the same moment; the sender gets the original event back.
+ *   After `dedupWindowMs` the same `clientId` is a new message.
  * - While Redis cannot be reached, requests that need it are answered with error `unavailable`
  *   (within a few seconds, not never); when Redis is back the node works again by itself.
  * - Use only keys and channels that start with `keyPrefix`.

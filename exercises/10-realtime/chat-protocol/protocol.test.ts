@@ -66,11 +66,19 @@ describe('parsing client messages', () => {
       'room',
       'type',
     ]);
-    expect(expectValue(parse({ type: 'join', room: 'r', name: 'n', v: 2 }), 'a join with extras')).toEqual({
-      type: 'join',
-      room: 'r',
-      name: 'n',
-    });
+    const extras = { v: 2, admin: true, note: 'x'.repeat(100) };
+    const withExtras: [string, object][] = [
+      ['join', { type: 'join', room: 'r', name: 'n' }],
+      ['leave', { type: 'leave', room: 'r' }],
+      ['message', { type: 'message', room: 'r', text: 'x', clientId: 'c-1' }],
+      ['history', { type: 'history', room: 'r', before: '1-0', limit: 5 }],
+      ['history', { type: 'history', room: 'r' }],
+    ];
+    for (const [type, request] of withExtras)
+      expect(
+        expectValue(parse({ ...extras, ...request }), `a ${type} with extra fields`),
+        `a ${type} request with unknown fields: the result holds only its own fields`,
+      ).toEqual(request);
   });
 
   it('rejects malformed JSON and values that are not objects with bad-request', () => {
@@ -98,8 +106,9 @@ describe('parsing client messages', () => {
   });
 
   it('enforces the room rule: 1-32 of a-z, 0-9 and -', () => {
-    for (const room of ['a', 'general', 'room-42', '-', 'a'.repeat(32)])
-      expectValue(parse({ type: 'leave', room }), `room ${room}`);
+    for (const room of ['a', 'general', 'room-42', '-', '0', 'a'.repeat(32)])
+      for (const type of ['join', 'leave', 'message', 'history'])
+        expectValue(parse({ type, room, name: 'n', text: 't' }), `${type} with room ${room}`);
     for (const room of [
       '',
       'a'.repeat(33),
@@ -159,7 +168,7 @@ describe('parsing client messages', () => {
     );
     expectValue(parse({ type: 'message', room: 'r', text: 't', clientId: '😀'.repeat(64) }), '64 emoji');
     expectValue(parse({ type: 'message', room: 'r', text: 't', clientId: 'x' }), 'a 1-char clientId');
-    for (const clientId of ['', 'x'.repeat(65), 17, null, {}])
+    for (const clientId of ['', 'x'.repeat(65), '😀'.repeat(65), 17, 0, false, null, {}, ['c-1']])
       expectBadRequest(
         parse({ type: 'message', room: 'r', text: 't', clientId }),
         `clientId ${JSON.stringify(clientId)}`,
@@ -173,7 +182,7 @@ describe('parsing client messages', () => {
       expectValue(parse({ type: 'history', room: 'r', limit }), `limit ${limit}`);
     for (const before of ['', 'abc', '17', '-1', '1-', '1-2-3', ' 1-2', '1-2 ', 12, null, ['1-2']])
       expectBadRequest(parse({ type: 'history', room: 'r', before }), `before ${JSON.stringify(before)}`);
-    for (const limit of [0, 51, -1, 1.5, '10', null, Number.NaN])
+    for (const limit of [0, 51, -1, 1.5, 50.5, 1e3, '10', false, true, null, Number.NaN, [10]])
       expectBadRequest(parse({ type: 'history', room: 'r', limit }), `limit ${JSON.stringify(limit)}`);
   });
 
@@ -221,17 +230,32 @@ describe('parsing client messages', () => {
     'never throws on requests with a known type and junk fields, and accepts exactly the valid ones',
     () => {
       const junk = fc.oneof(fc.jsonValue(), fc.string({ maxLength: 40 }), fc.integer());
+      const fieldsOf: Record<string, string[]> = {
+        join: ['room', 'name'],
+        leave: ['room'],
+        message: ['room', 'text', 'clientId'],
+        history: ['room', 'before', 'limit'],
+      };
       fc.assert(
         fc.property(
           fc.constantFrom('join', 'leave', 'message', 'history'),
           fc.record(
-            { room: junk, name: junk, text: junk, clientId: junk, before: junk, limit: junk },
+            { room: junk, name: junk, text: junk, clientId: junk, before: junk, limit: junk, extra: junk },
             { requiredKeys: [] },
           ),
           (type, fields) => {
-            const result = parse({ type, ...fields });
-            if (!result.ok) expect(result.error.code).toBe('bad-request');
-            else expect(result.value.type, 'an accepted request keeps its type').toBe(type);
+            const sent: Record<string, unknown> = { type, ...fields };
+            const result = parse(sent);
+            if (!result.ok) {
+              expect(result.error.code).toBe('bad-request');
+              return;
+            }
+            expect(result.value.type, 'an accepted request keeps its type').toBe(type);
+            for (const [key, value] of Object.entries(result.value)) {
+              if (key === 'type') continue;
+              expect(fieldsOf[type], `a ${type} request carries no "${key}" field`).toContain(key);
+              expect(value, `${key} is passed on exactly as it was sent`).toEqual(sent[key]);
+            }
           },
         ),
         { numRuns: 500 },
@@ -275,6 +299,15 @@ describe('building server events', () => {
       ts: 1700000000000,
     });
     expect('clientId' in message, 'no clientId key when there is none').toBe(false);
+    const undefinedId = messageEvent({
+      room: 'r',
+      id: '1-0',
+      from: 'Ada',
+      text: 'hi',
+      ts: 1,
+      clientId: undefined,
+    });
+    expect('clientId' in undefinedId, 'clientId: undefined is "none" too: no key').toBe(false);
     expect(messageEvent({ room: 'r', id: '2-0', from: 'Bob', text: 'yo', ts: 5, clientId: 'c-9' })).toEqual({
       type: 'message',
       room: 'r',

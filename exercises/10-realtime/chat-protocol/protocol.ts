@@ -99,9 +99,12 @@ export type ParseResult = { ok: true; value: ClientMessage } | { ok: false; erro
  * The rules: `room` matches {@link LIMITS}.roomPattern; `name` is 1-32 characters (code points, so
  * an emoji counts once) with no control character; `text` is 1-2000 characters; `clientId`, when
  * present, is a string of 1-64 characters; `before`, when present, matches {@link MESSAGE_ID_PATTERN};
- * `limit`, when present, is an integer from 1 to 50. Unknown extra fields are ignored and left out of
- * the result, so clients may send newer fields to older servers. Optional fields that were not sent
- * are not present on the result.
+ * `limit`, when present, is an integer from 1 to 50. These rules hold for every request type that
+ * has the field (`room` for all four). A field that is present must follow its rule whatever its
+ * value: `""`, `0`, `false` and `null` are present, and wrong. Accepted fields are passed on
+ * unchanged (no trimming, no conversion). Unknown extra fields are ignored and left out of the
+ * result, so clients may send newer fields to older servers. Optional fields that were not sent are
+ * not present on the result.
  */
 export function parseClientMessage(raw: string): ParseResult {
   throw new Error(NOT_YET('parseClientMessage'));
@@ -117,7 +120,7 @@ export function presenceEvent(room: string, members: Iterable<string>): Presence
   throw new Error(NOT_YET('presenceEvent'));
 }
 
-/** `message`: leaves the `clientId` key out entirely when there is none. */
+/** `message`: leaves the `clientId` key out entirely when there is none (absent or `undefined`). */
 export function messageEvent(fields: Omit<MessageEvent, 'type'>): MessageEvent {
   throw new Error(NOT_YET('messageEvent'));
 }

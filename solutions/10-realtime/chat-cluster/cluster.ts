@@ -56,7 +56,10 @@ export interface ChatNode {
   readonly instanceId: string;
   /** Open WebSocket connections on this instance. */
   readonly connections: number;
-  /** Closes every connection with 1001, removes this instance's presence, and disconnects from Redis. */
+  /**
+   * Closes every connection with 1001, removes this instance's presence, and disconnects from Redis.
+   * Once it has resolved, no timer of the node (heartbeat, presence refresh) is left running.
+   */
   close(): Promise<void>;
 }
 
@@ -95,16 +98,51 @@ return {1, payload}`;
  * The room's member names across live instances; drops instances whose hash has expired. (It builds
  * key names from the set's contents, which is fine on one Redis but not on Redis Cluster.)
  */
-const MEMBERS_SCRIPT = `
+const READ_MEMBERS = `
 local names = {}
 for _, instance in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local here = redis.call('HVALS', KEYS[1] .. ':' .. instance)
   if #here == 0 then redis.call('SREM', KEYS[1], instance) end
   for _, name in ipairs(here) do table.insert(names, name) end
 end
-return names`;
+`;
+const MEMBERS_SCRIPT = `${READ_MEMBERS} return names`;
 
-/** Starts a node: connects to Redis. `listen()` its `server` to take clients. */
+/**
+ * Reads the members and publishes them in one step: read and publish as two commands, and a list
+ * read before someone joined could be published after their `joined`, overwriting it with an older
+ * one. The payload is `p <connection not to tell>` and one name per line (names hold no control
+ * characters, so no newline).
+ */
+const ANNOUNCE_SCRIPT = `${READ_MEMBERS}
+redis.call('PUBLISH', KEYS[2], 'p ' .. ARGV[1] .. '\\n' .. table.concat(names, '\\n'))`;
+
+/**
+ * Starts a node: connects to Redis (resolve only once it is ready). `listen()` its `server` to take
+ * clients. Speaks exactly the protocol of chat-server, with its rules (each member, the sender
+ * included, gets a message once; the joiner gets `joined` and the others `presence`; a rate limit of
+ * its own per connection; a client that misses a ping, or whose unsent data passes
+ * `maxBufferedBytes`, is terminated), and every instance sharing the Redis and `keyPrefix` is part
+ * of one chat:
+ *
+ * - A message sent to any instance reaches the room's members on every instance, in one order per
+ *   room that all of them agree on; its `id` is the id of its entry in the Redis Stream
+ *   `<keyPrefix>history:<room>` (append with `XADD ... MAXLEN ~ streamMaxLength`).
+ * - `joined.history` and `history` read that stream (the newest 50 by default, as in chat-server), so
+ *   history is the same on every instance.
+ * - Each instance subscribes to the channel `<keyPrefix>room:<room>` of the rooms its own clients are
+ *   in, and unsubscribes once its last client there has left or disconnected.
+ * - `joined.members` and `presence` list the room's members on every live instance; a name stays
+ *   listed while any connection that joined with it is in the room. Presence is kept in keys that
+ *   expire after `presenceTtlMs` unless refreshed, so the members of an instance that crashed
+ *   disappear (with a `presence` event to the others) within about `presenceTtlMs`.
+ * - A `clientId` repeated within `dedupWindowMs`, on any instance, is not delivered again, also when
+ *   two copies reach two instances at the same moment; the sender gets the original event back.
+ *   After `dedupWindowMs` the same `clientId` is a new message.
+ * - While Redis cannot be reached, requests that need it are answered with error `unavailable`
+ *   (within a few seconds, not never); when Redis is back the node works again by itself.
+ * - Use only keys and channels that start with `keyPrefix`.
+ */
 export async function createChatNode(options: ChatNodeOptions): Promise<ChatNode> {
   const prefix = options.keyPrefix ?? 'chat:';
   const instanceId = options.instanceId ?? randomUUID();
@@ -160,8 +198,11 @@ export async function createChatNode(options: ChatNodeOptions): Promise<ChatNode
     const event = presenceEvent(room, names);
     lastPresence.set(room, JSON.stringify(event.members));
     const text = encodeEvent(event);
-    for (const client of local.get(room)?.keys() ?? []) {
-      if (`${instanceId}/${client.id}` !== exceptKey) sendText(client, text);
+    for (const [client, membership] of local.get(room) ?? []) {
+      // A client still joining gets the members in `joined`, read after it was added; a list that
+      // arrives now may be older than that.
+      if (membership.pending || `${instanceId}/${client.id}` === exceptKey) continue;
+      sendText(client, text);
     }
   }
 
@@ -177,17 +218,16 @@ export async function createChatNode(options: ChatNodeOptions): Promise<ChatNode
     const room = channel.slice(keys.channel('').length);
     if (payload.startsWith('m ')) deliver(room, decodeMessage(room, payload));
     else if (payload.startsWith('p ')) {
-      const { members, except } = JSON.parse(payload.slice(2)) as { members: string[]; except?: string };
-      sendPresence(room, members, except);
+      const [except = '', ...members] = payload.slice(2).split('\n');
+      sendPresence(room, members.filter(Boolean), except || undefined);
     }
   });
 
   const members = async (room: string) =>
     (await redis.eval(MEMBERS_SCRIPT, 1, keys.instances(room))) as string[];
 
-  async function announcePresence(room: string, except?: string): Promise<void> {
-    const names = await members(room);
-    await redis.publish(keys.channel(room), `p ${JSON.stringify({ members: names, except })}`);
+  async function announcePresence(room: string, except = ''): Promise<void> {
+    await redis.eval(ANNOUNCE_SCRIPT, 2, keys.instances(room), keys.channel(room), except);
   }
 
   async function readHistory(
@@ -361,8 +401,11 @@ export async function createChatNode(options: ChatNodeOptions): Promise<ChatNode
     for (const [room, roomMembers] of local) {
       const fields = [...roomMembers.keys()].flatMap((c) => [c.id, c.rooms.get(room) ?? '']);
       if (fields.length === 0) continue;
+      // Rewritten, not added to: a field written by a join that its client abandoned midway (it
+      // disconnected, or Redis failed) would otherwise live as long as the hash does.
       await redis
         .multi()
+        .del(keys.presence(room))
         .hset(keys.presence(room), ...fields)
         .pexpire(keys.presence(room), ttlMs)
         .sadd(keys.instances(room), instanceId)

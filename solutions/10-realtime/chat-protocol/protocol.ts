@@ -158,8 +158,17 @@ const PARSERS = new Map<string, (m: Fields) => ParseResult>([
 /**
  * Parses one text frame from a client. Never throws: malformed JSON, a value that is not an object,
  * an unknown `type` or a field that breaks a rule all give `{ ok: false, error }` with code
- * `bad-request` and a message that says what was wrong. Unknown extra fields are ignored (and
- * dropped), so clients may send newer fields to older servers.
+ * `bad-request` and a message that says what was wrong.
+ *
+ * The rules: `room` matches {@link LIMITS}.roomPattern; `name` is 1-32 characters (code points, so
+ * an emoji counts once) with no control character; `text` is 1-2000 characters; `clientId`, when
+ * present, is a string of 1-64 characters; `before`, when present, matches {@link MESSAGE_ID_PATTERN};
+ * `limit`, when present, is an integer from 1 to 50. These rules hold for every request type that
+ * has the field (`room` for all four). A field that is present must follow its rule whatever its
+ * value: `""`, `0`, `false` and `null` are present, and wrong. Accepted fields are passed on
+ * unchanged (no trimming, no conversion). Unknown extra fields are ignored and left out of the
+ * result, so clients may send newer fields to older servers. Optional fields that were not sent are
+ * not present on the result.
  */
 export function parseClientMessage(raw: string): ParseResult {
   let value: unknown;
@@ -180,17 +189,17 @@ export function parseClientMessage(raw: string): ParseResult {
 /** Member names as clients see them: each name once, sorted. */
 const memberList = (names: Iterable<string>) => [...new Set(names)].sort();
 
-/** `joined`: sent to the client that joined, with the members (itself included) and recent history. */
+/** `joined`: sent to the client that joined. `members`: each name once, sorted. */
 export function joinedEvent(room: string, members: Iterable<string>, history: MessageEvent[]): JoinedEvent {
   return { type: 'joined', room, members: memberList(members), history };
 }
 
-/** `presence`: the room's members changed. */
+/** `presence`: the room's members changed. `members`: each name once, sorted. */
 export function presenceEvent(room: string, members: Iterable<string>): PresenceEvent {
   return { type: 'presence', room, members: memberList(members) };
 }
 
-/** `message`: leaves `clientId` out entirely when there is none. */
+/** `message`: leaves the `clientId` key out entirely when there is none (absent or `undefined`). */
 export function messageEvent(fields: Omit<MessageEvent, 'type'>): MessageEvent {
   const { room, id, from, text, ts, clientId } = fields;
   const event: MessageEvent = { type: 'message', room, id, from, text, ts };
@@ -198,7 +207,7 @@ export function messageEvent(fields: Omit<MessageEvent, 'type'>): MessageEvent {
   return event;
 }
 
-/** `history`: the messages oldest first. */
+/** `history`: the messages as given (oldest first). */
 export function historyEvent(room: string, messages: MessageEvent[]): HistoryEvent {
   return { type: 'history', room, messages };
 }
@@ -208,7 +217,7 @@ export function errorEvent(code: ErrorCode, message: string): ErrorEvent {
   return { type: 'error', code, message };
 }
 
-/** One event as the text of one WebSocket frame. */
+/** One event as the text of one WebSocket frame (JSON). */
 export function encodeEvent(event: ServerEvent): string {
   return JSON.stringify(event);
 }
