@@ -125,7 +125,7 @@ const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`
  *   a date that does not exist (31 Feb, 25:00) is not a date.
  * - spaces and tabs around the value are ignored; anything else gives `undefined`: `null` or
  *   `undefined` (no header), an empty value, a sign, a fraction, an exponent or hex (`-1`, `1.5`,
- *   `1e3`, `0x10`), an ISO 8601 date, a date in a zone other than GMT.
+ *   `1e3`, `0x10`), an ISO 8601 date, a date whose zone is not the literal `GMT` (`UTC`, `+0000`).
  *
  * @param value the header's value, as `headers.get('retry-after')` returns it
  * @param nowMs the current time in milliseconds since the epoch (`Date.now()`)
@@ -196,6 +196,7 @@ function utc(
  * - `Retry-After`: when the error has a `retryAfterMs` property (a finite number ≥ 0, e.g. from
  *   {@link parseRetryAfter}), the policy waits exactly that long instead of the jittered delay, and
  *   gives up at once when it is more than `capMs` (the server asks for more than we will wait).
+ *   Any other value there (NaN, negative, Infinity, a string) is ignored: the jittered delay applies.
  * - The budget: the first attempt is never throttled. Every attempt reports its outcome: a success
  *   → `recordSuccess()`, an error the predicate calls retryable → `recordFailure()`, then a retry
  *   happens only if `canRetry()` says yes. An error that is not retryable reports nothing (the
