@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- 08-traffic/rate-limiter`: decisions per second of the Redis limiter against the
  * cheapest thing that talks to Redis at all, a bare `INCR` round trip, on the same number of
- * connections and the same concurrency. The ratio is the price of the script (a sorted set or GCRA
+ * connections and the same concurrency. The ratio is the price of the script (the sorted-set
  * update, the expiry) over one network round trip.
  */
 import { Redis } from 'ioredis';
