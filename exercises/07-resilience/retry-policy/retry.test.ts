@@ -126,6 +126,8 @@ function seeded(seed: number): () => number {
   };
 }
 
+const listenersOn = (signal: AbortSignal) => getEventListeners(signal, 'abort').length;
+
 /**
  * Watches the timers made through the global `setTimeout` until `restore()`: `pending()` counts those
  * that have neither fired nor been cleared. (A timer made another way, e.g. with node:timers/promises
@@ -277,6 +279,22 @@ describe('RetryPolicy: which errors are retried', () => {
       [errors[1], 2],
       [errors[2], 3],
     ]);
+  });
+
+  it('retries whatever a custom predicate accepts, even values that are not objects', async () => {
+    const { policy, waits } = policyWith({ retryable: () => true, random: () => 0.5 });
+    const { work, calls } = scripted(
+      fail(null),
+      fail(undefined),
+      fail('a thrown string'),
+      fail(7),
+      ok('done'),
+    );
+    expect(await policy.execute(work), 'null, undefined, a string and a number are just failures').toBe(
+      'done',
+    );
+    expect(calls.length).toBe(5);
+    expect(waits, 'no Retry-After on them: the jittered waits').toEqual([50, 100, 200, 400]);
   });
 
   it('lets the caller refuse to retry a non-idempotent request through the predicate', async () => {
@@ -589,6 +607,56 @@ describe('RetryPolicy: abort', () => {
     ).toBe(before);
   });
 
+  it('rejects at once when the signal aborts just before the wait (in onRetry), with any sleep', async () => {
+    const reason = new Error('aborted between the failure and the wait');
+    const never = new AbortController();
+    const neverEnding = new RetryPolicy({
+      maxAttempts: 3,
+      baseMs: 100,
+      capMs: 1000,
+      sleep: () => new Promise(() => {}),
+      onRetry: () => never.abort(reason),
+    });
+    const first = scripted(fail(httpError(503)), ok('never'));
+    const result = neverEnding.execute(first.work, never.signal);
+    expect(await stateOf(result), 'an abort that already happened fires no event: check the signal too').toBe(
+      'rejected',
+    );
+    expect(await rejectionOf(result)).toBe(reason);
+    expect(first.calls.length).toBe(1);
+
+    const real = new AbortController();
+    const timers = trackTimers();
+    try {
+      const withDefault = new RetryPolicy({
+        maxAttempts: 3,
+        baseMs: 10_000,
+        capMs: 10_000,
+        onRetry: () => real.abort(reason),
+      });
+      const second = scripted(fail(httpError(503)), ok('never'));
+      const pending = withDefault.execute(second.work, real.signal);
+      expect(
+        await stateOf(pending),
+        'the default sleep must not start a 10 s wait for an aborted signal',
+      ).toBe('rejected');
+      expect(await rejectionOf(pending)).toBe(reason);
+      expect(timers.pending(), 'and must leave no timer armed').toBe(0);
+    } finally {
+      timers.restore();
+    }
+  });
+
+  it('default sleep (real time): leaves no listener on a long-lived signal after its waits end', async () => {
+    const shutdown = new AbortController().signal;
+    const before = listenersOn(shutdown);
+    const policy = new RetryPolicy({ maxAttempts: 3, baseMs: 1, capMs: 1 });
+    for (let i = 0; i < 15; i++) {
+      expect(await policy.execute(scripted(fail(netError('ECONNRESET')), ok(i)).work, shutdown)).toBe(i);
+    }
+    expect(listenersOn(shutdown), 'every wait removes its abort listener when its timer fires').toBe(before);
+  });
+
   it('default sleep (real time): an abort during a 10 s wait rejects within 1 s and clears the timer', async () => {
     const policy = new RetryPolicy({ maxAttempts: 2, baseMs: 10_000, capMs: 10_000, random: () => 0.999 });
     const controller = new AbortController();
@@ -785,6 +853,52 @@ describe('parseRetryAfter: RFC 9110 §10.2.3', () => {
     expect(parseRetryAfter('007', NOW), 'leading zeros are still digits').toBe(7000);
     expect(parseRetryAfter(' 5\t', NOW), 'spaces and tabs around the value are ignored').toBe(5000);
     expect(parseRetryAfter('86400', NOW + 123_456), 'seconds do not depend on now').toBe(86_400_000);
+  });
+
+  it('ignores any run of spaces and tabs around the value, nothing inside it', () => {
+    expect(parseRetryAfter('  \t 42 \t  ', NOW)).toBe(42_000);
+    expect(parseRetryAfter(' \tThu, 01 Jan 2026 00:01:00 GMT  \t', NOW)).toBe(60_000);
+    expect(parseRetryAfter('4 2', NOW), 'a space inside is not trimmed').toBe(undefined);
+  });
+
+  it('reads every month and day name, in all three formats (each day of 2026)', () => {
+    const longDays = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+    const before = Date.UTC(2025, 11, 31);
+    for (let day = 0; day < 365; day++) {
+      const at = Date.UTC(2026, 0, 1 + day, 12, 34, 56);
+      const imf = new Date(at).toUTCString(); // "Thu, 01 Jan 2026 12:34:56 GMT"
+      const [dayName, dd, mon] = imf.split(/[ ,]+/) as [string, string, string];
+      const longDay = longDays.find((name) => name.startsWith(dayName)) as string;
+      const rfc850 = `${longDay}, ${dd}-${mon}-26 12:34:56 GMT`;
+      const asctime = `${dayName} ${mon} ${String(Number(dd)).padStart(2, ' ')} 12:34:56 2026`;
+      for (const value of [imf, rfc850, asctime]) {
+        expect(parseRetryAfter(value, before), value).toBe(at - before);
+      }
+    }
+  });
+
+  it('refuses dates and times that do not exist, and reads a leap second as the next minute', () => {
+    for (const value of [
+      'Fri, 31 Apr 2026 00:00:00 GMT',
+      'Sun, 29 Feb 2026 00:00:00 GMT',
+      'Sun, 00 Mar 2026 00:00:00 GMT',
+      'Thu, 01 Jan 2026 24:00:00 GMT',
+      'Thu, 01 Jan 2026 00:60:00 GMT',
+      'Thu, 01 Jan 2026 00:00:61 GMT',
+      'Thu Apr 31 00:00:00 2026',
+      'Thursday, 31-Jun-26 00:00:00 GMT',
+    ]) {
+      expect(parseRetryAfter(value, NOW), `${value} does not exist`).toBe(undefined);
+    }
+    expect(parseRetryAfter('Tue, 29 Feb 2028 00:00:00 GMT', NOW), '2028 is a leap year').toBe(
+      Date.UTC(2028, 1, 29) - NOW,
+    );
+    const lastMinute = Date.UTC(2026, 11, 31, 23, 59, 0);
+    expect(
+      parseRetryAfter('Thu, 31 Dec 2026 23:59:60 GMT', lastMinute),
+      'a leap second (always 23:59:60 on a month’s last day) is the next day’s 00:00:00',
+    ).toBe(60_000);
+    expect(parseRetryAfter('Thu Dec 31 23:59:60 2026', lastMinute)).toBe(60_000);
   });
 
   it('reads all three HTTP-date formats as UTC, whatever the machine’s time zone', () => {

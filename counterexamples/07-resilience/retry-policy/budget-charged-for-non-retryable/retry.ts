@@ -122,7 +122,8 @@ const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`
  *   `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year is the latest year with those digits that is
  *   at most 50 years after `nowMs`'s year) and asctime `Sun Nov  6 08:49:37 1994`: the milliseconds
  *   from `nowMs` to that time, or 0 when it has passed. The day name is not checked against the date;
- *   a date that does not exist (31 Feb, 25:00) is not a date.
+ *   a date that does not exist (31 Feb, 29 Feb 2026, 24:00, minute 60) is not a date; second 60 (a
+ *   leap second) is, and counts as the next minute's first second.
  * - spaces and tabs around the value are ignored; anything else gives `undefined`: `null` or
  *   `undefined` (no header), an empty value, a sign, a fraction, an exponent or hex (`-1`, `1.5`,
  *   `1e3`, `0x10`), an ISO 8601 date, a date whose zone is not the literal `GMT` (`UTC`, `+0000`).
@@ -164,7 +165,10 @@ function fullYear(yy: number, nowYear: number): number {
   return latest - ((((latest - yy) % 100) + 100) % 100);
 }
 
-/** The instant in UTC, or `undefined` when the fields name no real time (31 Feb, 24:00, minute 60). */
+/**
+ * The instant in UTC, or `undefined` when the fields name no real time (31 Feb, 24:00, minute 60).
+ * Second 60 is a leap second: POSIX time has none, so it counts as the first second of the next minute.
+ */
 function utc(
   year: number,
   monthName: string | undefined,
@@ -175,12 +179,10 @@ function utc(
 ): number | undefined {
   const month = MONTHS.indexOf(monthName ?? '');
   const [hour, minute, second] = [Number(hh), Number(mm), Number(ss)];
-  if (hour > 23 || minute > 59 || second > 60) return undefined; // 60: a leap second
-  const ms = Date.UTC(year, month, day, hour, minute, second);
-  const date = new Date(ms);
-  // Date.UTC rolls 31 Feb over into March: a date that does not exist does not come back unchanged.
-  if (date.getUTCMonth() !== month || date.getUTCDate() !== day) return undefined;
-  return ms;
+  // Day 0 of the next month is the last day of this one.
+  const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60) return undefined;
+  return Date.UTC(year, month, day, hour, minute, second);
 }
 
 /**
@@ -314,6 +316,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 async function untilAborted<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return start();
+  // An abort that already happened fires no event: check first.
+  signal.throwIfAborted();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);

@@ -109,7 +109,8 @@ export function isRetryable(error: unknown): boolean {
  *   `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year is the latest year with those digits that is
  *   at most 50 years after `nowMs`'s year) and asctime `Sun Nov  6 08:49:37 1994`: the milliseconds
  *   from `nowMs` to that time, or 0 when it has passed. The day name is not checked against the date;
- *   a date that does not exist (31 Feb, 25:00) is not a date.
+ *   a date that does not exist (31 Feb, 29 Feb 2026, 24:00, minute 60) is not a date; second 60 (a
+ *   leap second) is, and counts as the next minute's first second.
  * - spaces and tabs around the value are ignored; anything else gives `undefined`: `null` or
  *   `undefined` (no header), an empty value, a sign, a fraction, an exponent or hex (`-1`, `1.5`,
  *   `1e3`, `0x10`), an ISO 8601 date, a date whose zone is not the literal `GMT` (`UTC`, `+0000`).
@@ -256,6 +257,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 async function untilAborted<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return start();
+  // An abort that already happened fires no event: check first.
+  signal.throwIfAborted();
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
