@@ -45,14 +45,18 @@ describe('base62 encoding', () => {
 
   it('refuses negative, fractional and unsafe numbers, and a bad minLength', () => {
     expect(() => encodeBase62(-1n), 'a negative bigint').toThrow(RangeError);
+    expect(() => encodeBase62(-(2n ** 64n)), 'a large negative bigint').toThrow(RangeError);
     expect(() => encodeBase62(-1), 'a negative number').toThrow(RangeError);
     expect(() => encodeBase62(1.5), 'a fraction').toThrow(RangeError);
     expect(() => encodeBase62(Number.NaN), 'NaN').toThrow(RangeError);
+    expect(() => encodeBase62(Number.POSITIVE_INFINITY), 'Infinity').toThrow(RangeError);
     expect(() => encodeBase62(Number.MAX_SAFE_INTEGER + 1), 'a number above 2^53 has lost precision').toThrow(
       RangeError,
     );
-    expect(() => encodeBase62(1n, 0), 'minLength 0').toThrow(RangeError);
-    expect(() => encodeBase62(1n, 2.5), 'minLength 2.5').toThrow(RangeError);
+    expect(() => encodeBase62(2 ** 60), '2^60 as a number: pass 2n ** 60n instead').toThrow(RangeError);
+    for (const minLength of [0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => encodeBase62(1n, minLength), `minLength ${minLength}`).toThrow(RangeError);
+    }
   });
 
   it('says what was wrong in its error messages', () => {
@@ -64,7 +68,8 @@ describe('base62 encoding', () => {
   });
 
   it('refuses an empty string and characters that are not base62 digits', () => {
-    for (const bad of ['', '-1', 'ab c', 'abc=', '+', 'é', '12_3', 'A.B', '０'])
+    // Nothing is trimmed or folded: whitespace around a code is a character outside the alphabet too.
+    for (const bad of ['', '-1', 'ab c', 'abc=', '+', 'é', '12_3', 'A.B', '０', ' 7', '7 ', '7\n', ' ', '\t'])
       expect(() => decodeBase62(bad), `decodeBase62(${JSON.stringify(bad)})`).toThrow(SyntaxError);
   });
 

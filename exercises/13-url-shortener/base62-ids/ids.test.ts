@@ -111,6 +111,23 @@ describe('an id generator on Redis INCR', () => {
     expect(unscramble(decodeBase62(second), SECRET)).toBe(2n);
   });
 
+  it('pads every code to 8 characters, also when its scrambled value is small', async () => {
+    // About 1 counter in 62 scrambles to a value below 62^7, whose shortest base62 form has 7 digits.
+    let n = 1n;
+    while (scramble(n, SECRET) >= 62n ** 7n && n < 10_000n) n++;
+    expect(
+      scramble(n, SECRET) < 62n ** 7n,
+      'about 1 counter in 62 should scramble below 62^7; none of the first 10,000 did: the scramble does not spread values over the space',
+    ).toBe(true);
+    const ids = createIdGenerator(redis.client(), { secret: SECRET, counterKey: 'test:ids' });
+    await redis.client().set('test:ids', String(n - 1n));
+    const code = await ids.next();
+    expect(code, `counter ${n} scrambles below 62^7: its code is still 8 characters, '0'-padded`).toBe(
+      encodeBase62(scramble(n, SECRET), CODE_LENGTH),
+    );
+    expect(code).toHaveLength(8);
+  });
+
   it('uses ids:counter and secret 0 by default', async () => {
     const code = await createIdGenerator(redis.client()).next();
     expect(await redis.client().get('ids:counter')).toBe('1');

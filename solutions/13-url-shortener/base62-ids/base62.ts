@@ -14,8 +14,10 @@ const BASE = 62n;
 /**
  * Writes `n` in base62, left-padded with `'0'` to at least `minLength` characters.
  * `encodeBase62(0n)` is `'0'`, `encodeBase62(61n)` is `'z'`, `encodeBase62(62n)` is `'10'`.
- * @throws {RangeError} when `n` is negative, not an integer, or a `number` above
- *   `Number.MAX_SAFE_INTEGER` (pass a bigint instead); or when `minLength` is not a positive integer
+ * @throws {RangeError} when `n` is negative (a negative bigint as much as a negative number), not an
+ *   integer (`1.5`, `NaN`, `Infinity`), or a `number` above `Number.MAX_SAFE_INTEGER` (it has already
+ *   lost precision: pass a bigint instead); or when `minLength` is not a positive integer. The message
+ *   names the bad value (`-5`), or `minLength` when that is the problem.
  */
 export function encodeBase62(n: bigint | number, minLength = 1): string {
   let rest = toBigInt(n);
@@ -31,8 +33,10 @@ export function encodeBase62(n: bigint | number, minLength = 1): string {
 }
 
 /**
- * Reads a base62 string back into a number. Leading zeros are allowed (`'007'` is 7n).
- * @throws {SyntaxError} when `text` is empty or holds a character outside {@link ALPHABET}
+ * Reads a base62 string back into a number. Leading zeros are allowed (`'007'` is 7n); nothing is
+ * trimmed or case-folded.
+ * @throws {SyntaxError} when `text` is empty or holds a character outside {@link ALPHABET} (a space or
+ *   newline around the code included); the message names the bad character.
  */
 export function decodeBase62(text: string): bigint {
   if (text.length === 0) throw new SyntaxError('a base62 string needs at least one digit');

@@ -26,8 +26,12 @@ const ROUNDS = 4;
 
 /**
  * Maps a counter value to another number of the code space; a bijection of [0, {@link CODE_SPACE}),
- * different for every `secret`.
- * @throws {RangeError} when `n` is outside [0, CODE_SPACE) or `secret` is not a 32-bit unsigned integer
+ * different for every `secret`: different inputs always give different outputs, and neighbouring
+ * inputs give outputs far apart. Concretely, for consecutive counters n and n + 1 the outputs differ
+ * by more than 62^4, their 8-character codes do not start with the same 4 characters, and about half
+ * of the time the second output is the smaller one (the counter's order does not show).
+ * @throws {RangeError} when `n` is outside [0, CODE_SPACE) or `secret` is not a 32-bit unsigned
+ *   integer (from 0 to 2^32 - 1), with a message that says which
  */
 export function scramble(n: bigint, secret: number): bigint {
   checkInDomain(n);
