@@ -144,6 +144,19 @@ describe('a page-visit counter on Redis', () => {
     });
   }
 
+  it('records a visit without a date on today’s UTC day', async () => {
+    const counter = createVisitCounter(redis.client());
+    const before = new Date().toISOString().slice(0, 10);
+    await counter.recordVisit('/now');
+    const after = new Date().toISOString().slice(0, 10);
+    const keys = await redis.client().keys('visits:day:*:/now');
+    // `before` and `after` differ only if the UTC day ended during the call: either day is right then.
+    expect([`visits:day:${before}:/now`, `visits:day:${after}:/now`], 'at defaults to now').toContain(
+      keys[0],
+    );
+    expect(keys).toHaveLength(1);
+  });
+
   it('resolves recordVisit with the all-time total, not the day’s count', async () => {
     const counter = createVisitCounter(redis.client());
     await counter.recordVisit('/docs', new Date('2026-03-02T09:00:00Z'));
