@@ -602,6 +602,18 @@ describe('CircuitBreaker: open() and close()', () => {
     await expect(succeed(breaker)).resolves.toBe('ok');
   });
 
+  it('close() after the cool-down first makes the due move to half-open, then closes', () => {
+    const { breaker, clock, events } = setup();
+    breaker.open();
+    clock.advance(5_000);
+    breaker.close();
+    expect(events.map((e) => `${e.from}>${e.to}@${e.at - T0}`)).toEqual([
+      'closed>open@0',
+      'open>half-open@5000',
+      'half-open>closed@5000',
+    ]);
+  });
+
   it('close() on a closed breaker empties the window and emits nothing', async () => {
     const { breaker, events } = setup({ minimumRequests: 4 });
     for (let i = 0; i < 3; i++) await fail(breaker);
