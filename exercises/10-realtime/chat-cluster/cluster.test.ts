@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createTcpServer, type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   connectWebSocket,
@@ -38,6 +39,45 @@ async function redisProxy() {
   const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
   cleanups.push(() => proxy.close());
   return { proxy, url: `redis://127.0.0.1:${proxy.port}/${redis.db}` };
+}
+
+/**
+ * A proxy in front of Redis that can hold Redis's replies (and pushes) to one instance while its
+ * commands still go through: the instance's command has run, but it does not know yet. (The kit's
+ * fault proxy pauses both directions at once, which cannot make this gap.)
+ */
+async function replyHoldingProxy() {
+  const links = new Set<{ client: Socket; upstream: Socket; held: Buffer[] }>();
+  let holding = false;
+  const server = createTcpServer((client) => {
+    const link = { client, upstream: tcpConnect(redis.port, redis.host), held: [] as Buffer[] };
+    links.add(link);
+    client.on('data', (data) => link.upstream.write(data));
+    link.upstream.on('data', (data) => (holding ? link.held.push(data) : client.write(data)));
+    const end = () => {
+      links.delete(link);
+      client.destroy();
+      link.upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    link.upstream.on('error', end).on('close', end);
+  });
+  const listening = await listen(server);
+  cleanups.push(async () => {
+    for (const link of [...links]) for (const s of [link.client, link.upstream]) s.destroy();
+    await listening.close();
+  });
+  return {
+    url: `redis://127.0.0.1:${listening.port}/${redis.db}`,
+    hold: () => {
+      holding = true;
+    },
+    /** Sends each connection's held bytes in order, before anything that arrives later. */
+    release: () => {
+      holding = false;
+      for (const link of links) for (const data of link.held.splice(0)) link.client.write(data);
+    },
+  };
 }
 
 const ofType =
@@ -156,6 +196,65 @@ describe('a chat on several instances sharing Redis', () => {
       `XADD ... MAXLEN ~ 10 trims whole internal nodes (about 100 entries each): after 250 messages the stream must hold fewer than 250, not ${length}`,
     ).toBeLessThan(250);
     expect(length, 'and never fewer than streamMaxLength').toBeGreaterThanOrEqual(10);
+  });
+
+  it('publishes a message in the same step that appends it: a slow reply from Redis cannot reorder the room', async () => {
+    const prefix = uniquePrefix();
+    const slowLink = await replyHoldingProxy();
+    const a = await startNode(prefix, {}, slowLink.url);
+    const b = await startNode(prefix);
+    const ada = await connect(a.url);
+    const [bob, wes] = [await connect(b.url), await connect(b.url)];
+    await join(ada, 'o2', 'ada');
+    await join(bob, 'o2', 'bob');
+    await join(wes, 'o2', 'wes');
+    const admin = redis.client();
+    slowLink.hold(); // A's commands reach Redis; what Redis says back to A waits
+    ada.send({ type: 'message', room: 'o2', text: 'first, through A' });
+    await waitFor(
+      'A to append its message to the stream',
+      async () => (await admin.xlen(`${prefix}history:o2`)) === 1,
+    );
+    bob.send({ type: 'message', room: 'o2', text: 'second, through B' });
+    await bob.next((m) => m.type === 'message' && m.text === 'second, through B', 5000);
+    slowLink.release();
+    const got = [await wes.next(ofType('message'), 5000), await wes.next(ofType('message'), 5000)];
+    const stream = (await admin.xrange(`${prefix}history:o2`, '-', '+')).map(([id]) => id);
+    expect(
+      got.map((m) => m.id),
+      'members receive messages in the order of their stream ids, even when one instance hears back from Redis late',
+    ).toEqual(stream);
+  });
+
+  it('takes message ids from Redis, so an instance whose clock is a minute behind still posts in order', async () => {
+    const prefix = uniquePrefix();
+    const a = await startNode(prefix);
+    const b = await startNode(prefix);
+    const ada = await connect(a.url);
+    const bob = await connect(b.url);
+    await join(ada, 'skew', 'ada');
+    await join(bob, 'skew', 'bob');
+    bob.send({ type: 'message', room: 'skew', text: 'on time' });
+    const onTime = await bob.next(ofType('message'), 5000);
+    const realNow = Date.now.bind(Date);
+    // Both instances run in this process: from here on their clocks read a minute behind Redis's.
+    const behind = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 60_000);
+    try {
+      ada.send({ type: 'message', room: 'skew', text: 'from behind' });
+      const echo = await ada.next((m) => m.type === 'error' || m.text === 'from behind', 5000);
+      expect(echo, 'an instance whose clock is behind must still post (no error)').toMatchObject({
+        type: 'message',
+        text: 'from behind',
+      });
+      expect(
+        compareIds(echo.id, onTime.id),
+        `a later message gets a later id whatever the instance's clock says: ${echo.id} after ${onTime.id}`,
+      ).toBeGreaterThan(0);
+      const entry = await redis.client().xrange(`${prefix}history:skew`, echo.id, echo.id);
+      expect(entry.length, `the delivered id ${echo.id} must be the id of an entry in the stream`).toBe(1);
+    } finally {
+      behind.mockRestore();
+    }
   });
 
   it('keeps one order per room that every member on every instance sees', async () => {

@@ -126,8 +126,10 @@ redis.call('PUBLISH', KEYS[2], 'p ' .. ARGV[1] .. '\\n' .. table.concat(names, '
  * of one chat:
  *
  * - A message sent to any instance reaches the room's members on every instance, in one order per
- *   room that all of them agree on; its `id` is the id of its entry in the Redis Stream
- *   `<keyPrefix>history:<room>` (append with `XADD ... MAXLEN ~ streamMaxLength`).
+ *   room that all of them agree on: the order of the ids, whatever the delays between an instance
+ *   and Redis. Its `id` is the id of its entry in the Redis Stream
+ *   `<keyPrefix>history:<room>` (append with `XADD ... MAXLEN ~ streamMaxLength`). The instances'
+ *   clocks may disagree with each other and with Redis; ids and order must not depend on them.
  * - `joined.history` and `history` read that stream (the newest 50 by default, as in chat-server), so
  *   history is the same on every instance.
  * - Each instance subscribes to the channel `<keyPrefix>room:<room>` of the rooms its own clients are
@@ -341,12 +343,11 @@ export async function createChatNode(options: ChatNodeOptions): Promise<ChatNode
     }
   }
 
+  /** Token bucket per connection; a clock that steps back refills nothing (rather than draining it). */
   function takeToken(client: Client): boolean {
     const now = Date.now();
-    client.tokens = Math.min(
-      rate.messages,
-      client.tokens + ((now - client.refilledAt) * rate.messages) / rate.perMs,
-    );
+    const refill = ((now - client.refilledAt) * rate.messages) / rate.perMs;
+    client.tokens = Math.min(rate.messages, client.tokens + Math.max(0, refill));
     client.refilledAt = now;
     if (client.tokens < 1) return false;
     client.tokens -= 1;

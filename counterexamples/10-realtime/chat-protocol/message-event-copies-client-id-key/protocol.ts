@@ -160,15 +160,15 @@ const PARSERS = new Map<string, (m: Fields) => ParseResult>([
  * an unknown `type` or a field that breaks a rule all give `{ ok: false, error }` with code
  * `bad-request` and a message that says what was wrong.
  *
- * The rules: `room` matches {@link LIMITS}.roomPattern; `name` is 1-32 characters (code points, so
- * an emoji counts once) with no control character; `text` is 1-2000 characters; `clientId`, when
- * present, is a string of 1-64 characters; `before`, when present, matches {@link MESSAGE_ID_PATTERN};
- * `limit`, when present, is an integer from 1 to 50. These rules hold for every request type that
- * has the field (`room` for all four). A field that is present must follow its rule whatever its
- * value: `""`, `0`, `false` and `null` are present, and wrong. Accepted fields are passed on
- * unchanged (no trimming, no conversion). Unknown extra fields are ignored and left out of the
- * result, so clients may send newer fields to older servers. Optional fields that were not sent are
- * not present on the result.
+ * The rules (characters are code points in every rule, so an emoji counts once): `room` matches
+ * {@link LIMITS}.roomPattern; `name` is 1-32 characters with no control character (Unicode category
+ * Cc: C0, DEL and C1); `text` is 1-2000 characters; `clientId`, when present, is a string of 1-64
+ * characters; `before`, when present, matches {@link MESSAGE_ID_PATTERN}; `limit`, when present, is
+ * an integer from 1 to 50. These rules hold for every request type that has the field (`room` for
+ * all four). A field that is present must follow its rule whatever its value: `""`, `0`, `false` and
+ * `null` are present, and wrong. Accepted fields are passed on unchanged (no trimming, no
+ * conversion). Unknown extra fields are ignored and left out of the result, so clients may send
+ * newer fields to older servers. Optional fields that were not sent are not present on the result.
  */
 export function parseClientMessage(raw: string): ParseResult {
   let value: unknown;
