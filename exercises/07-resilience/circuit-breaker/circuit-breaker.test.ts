@@ -676,13 +676,19 @@ describe('CircuitBreaker: onStateChange', () => {
     ).toEqual(['open']);
   });
 
-  it('emits the transition before the call that caused it settles', async () => {
+  it('emits the transition synchronously, before the call that caused it settles', async () => {
     const { breaker, events } = setup({ minimumRequests: 1 });
-    const error = await fail(breaker);
-    expect(error).toBeInstanceOf(Error);
-    expect(events, 'the caller that tripped it can already see the event').toEqual([
+    const seenWhenTheCallSettled = await breaker
+      .execute(async () => Promise.reject(boom()))
+      .then(
+        () => 'resolved',
+        () => [...events],
+      );
+    expect(seenWhenTheCallSettled, 'the caller that tripped it can already see the event').toEqual([
       { from: 'closed', to: 'open', at: T0 },
     ]);
+    breaker.close();
+    expect(events, 'a forced transition is reported before close() returns').toHaveLength(2);
   });
 });
 
