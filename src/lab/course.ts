@@ -21,7 +21,11 @@ export interface Exercise {
   readonly chapter: string;
   /** Absolute path of the pristine exercise folder. */
   readonly dir: string;
-  /** Absolute paths of the exercise's `*.test.ts` suites, sorted. */
+  /**
+   * Absolute paths of the exercise's `*.test.ts` suites, in the order of the manifest's `files` (the
+   * order the hints and the page teach them: `token-bucket.test.ts` before `http-limit.test.ts`), then
+   * by name.
+   */
   readonly testFiles: readonly string[];
   readonly manifest: Manifest;
 }
@@ -56,9 +60,35 @@ export function courseDirs(root = courseRoot) {
 
 /** The course's files are inconsistent; lists every problem with the file it is in. */
 export class CourseError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`The course's files are inconsistent:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: readonly string[],
+    headline = "The course's files are inconsistent:",
+    advice = '',
+  ) {
+    super(`${headline}\n${problems.map((p) => `  - ${p}`).join('\n')}${advice ? `\n\n${advice}` : ''}`);
     this.name = 'CourseError';
+  }
+}
+
+/**
+ * An `exercise.json` does not parse or validate. Fatal for every command: without the manifest the
+ * lab cannot know that exercise exists, so whatever it said about the course (progress, "all solved",
+ * a grade) would be wrong.
+ */
+export class ManifestsError extends CourseError {
+  constructor(
+    readonly files: readonly string[],
+    problems: readonly string[],
+  ) {
+    super(
+      problems,
+      files.length === 1
+        ? `${files[0]} is not a valid exercise manifest, so the lab cannot tell what that exercise is:`
+        : `${files.length} exercise manifests are not valid (${files.join(', ')}), so the lab cannot tell what those exercises are:`,
+      'Fix the field(s) named above (docs/maintainers/course-runner.mdx describes every field), or restore the\n' +
+        'file from the course repository, then run the command again.',
+    );
+    this.name = 'ManifestsError';
   }
 }
 
@@ -70,13 +100,17 @@ const listDirs = (dir: string): string[] =>
     : [];
 
 /**
- * Reads every chapter and exercise below `root`. Lenient, so that a chapter being written (no docs
- * page yet, a missing hint file) never stops the rest of the course from running: an exercise whose
- * manifest is not valid is left out, and nothing else is checked. `npm run verify` uses
- * {@link checkCourse} to hold the course to every rule.
+ * Reads every chapter and exercise below `root`. Lenient about a chapter being written (no docs page
+ * yet, a missing hint file or solution): that never stops the rest of the course from running, and
+ * `npm run verify` uses {@link checkCourse} to hold the course to every rule. Strict about manifests:
+ * an `exercise.json` that does not parse or validate would make its exercise vanish, and every
+ * command would then report a course it cannot know.
+ * @throws {ManifestsError} naming each bad manifest and each bad field
  */
 export function loadCourse(root = courseRoot): Course {
-  return readCourse(root).course;
+  const { course, badManifests, manifestProblems } = readCourse(root);
+  if (badManifests.length > 0) throw new ManifestsError(badManifests, manifestProblems);
+  return course;
 }
 
 /** Every consistency problem in the course, for `npm run verify`; empty when all is well. */
@@ -84,9 +118,16 @@ export function checkCourse(root = courseRoot): string[] {
   return readCourse(root).problems;
 }
 
-function readCourse(root: string): { course: Course; problems: string[] } {
+function readCourse(root: string): {
+  course: Course;
+  problems: string[];
+  badManifests: string[];
+  manifestProblems: string[];
+} {
   const dirs = courseDirs(root);
   const problems: string[] = [];
+  const badManifests: string[] = [];
+  const manifestProblems: string[] = [];
   const chapters: Chapter[] = [];
   const rel = (p: string) => path.relative(root, p);
 
@@ -117,7 +158,10 @@ function readCourse(root: string): { course: Course; problems: string[] } {
         manifest = parseManifest(rel(manifestFile), readFileSync(manifestFile, 'utf8'));
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
-        problems.push(...error.problems.map((p) => `${error.file}: ${p}`));
+        const named = error.problems.map((p) => `${error.file}: ${p}`);
+        problems.push(...named);
+        manifestProblems.push(...named);
+        badManifests.push(error.file);
         continue;
       }
       const id = `${slug}/${name}`;
@@ -138,10 +182,10 @@ function readCourse(root: string): { course: Course; problems: string[] } {
           problems.push(`${where}: ${field} names ${file}, which is not there`);
       }
       if (!existsSync(path.join(dir, 'HINTS.md'))) problems.push(`${rel(dir)}: no HINTS.md`);
-      const testFiles = readdirSync(dir)
-        .filter((f) => f.endsWith('.test.ts'))
-        .sort()
-        .map((f) => path.join(dir, f));
+      const testFiles = orderSuites(
+        readdirSync(dir).filter((f) => f.endsWith('.test.ts')),
+        manifest.files,
+      ).map((f) => path.join(dir, f));
       if (testFiles.length === 0) problems.push(`${rel(dir)}: no *.test.ts suite`);
       exercises.push({ id, name, chapter: slug, dir, testFiles, manifest });
     }
@@ -154,7 +198,29 @@ function readCourse(root: string): { course: Course; problems: string[] } {
     const [number = '', ...rest] = slug.split('-');
     chapters.push({ slug, number, name: rest.join('-'), title: info.title, exercises });
   }
-  return { course: { root, chapters, exercises: chapters.flatMap((c) => c.exercises) }, problems };
+  return {
+    course: { root, chapters, exercises: chapters.flatMap((c) => c.exercises) },
+    problems,
+    badManifests,
+    manifestProblems,
+  };
+}
+
+/**
+ * Suites in the order of the files they test: `limiter.test.ts` goes where `limiter.ts` is in the
+ * manifest's `files`; a suite named after part of a file (`repository.test.ts` for
+ * `memory-repository.ts`) where that file is; the rest (an end-to-end `api.test.ts`) last, by name.
+ */
+export function orderSuites(suites: readonly string[], files: readonly string[]): string[] {
+  const stems = files.map((f) => f.replace(/\.ts$/, ''));
+  const rank = (suite: string) => {
+    const stem = suite.replace(/\.test\.ts$/, '');
+    const exact = stems.indexOf(stem);
+    if (exact >= 0) return exact;
+    const partial = stems.findIndex((s) => s.includes(stem) || stem.includes(s));
+    return partial >= 0 ? partial : stems.length;
+  };
+  return [...suites].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 /** The exercise a file belongs to, from its path relative to an `exercises/`-shaped folder. */

@@ -13,11 +13,17 @@ export const exercisesPluginName = 'lab-exercises';
 
 function readExercises(root: string): ExerciseData[] {
   const script = path.join(root, 'src/plugins/read-exercises.ts');
-  const out = execFileSync(process.execPath, ['--import', 'tsx', script, root], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, ['--import', 'tsx', script, root], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  } catch {
+    // The reason (each bad manifest and field) is already on stderr.
+    throw new Error('[lab-exercises] could not read the exercise manifests (see the message above)');
+  }
   return JSON.parse(out) as ExerciseData[];
 }
 

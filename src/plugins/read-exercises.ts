@@ -5,10 +5,8 @@
  *
  *   npx tsx src/plugins/read-exercises.ts [root]
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { CourseError, courseRoot, loadCourse } from '../lab/course.js';
-import { type Manifest, ManifestError, parseManifest } from '../lab/manifest.js';
+import type { Manifest } from '../lab/manifest.js';
 import type { ExerciseData } from './exercise-data.js';
 
 function toData(id: string, manifest: Manifest): ExerciseData {
@@ -31,40 +29,18 @@ function toData(id: string, manifest: Manifest): ExerciseData {
 }
 
 /**
- * While chapters are being written the course can be briefly inconsistent (a solution file missing,
- * say). `npm run verify` reports that; the site still shows every manifest that parses, and warns.
+ * The exercises the site lists. A manifest that does not parse fails the build (the lab commands fail
+ * the same way): a silently missing exercise would be a page that lies about the course. Other
+ * inconsistencies (a chapter still being written) are `npm run verify`'s to report.
  */
-function readLeniently(root: string, problems: readonly string[]): ExerciseData[] {
-  console.error(
-    `[lab-exercises] warning: the course is inconsistent (npm run verify names it):\n  ${problems.join('\n  ')}`,
-  );
-  const exercisesDir = path.join(root, 'exercises');
-  const found: ExerciseData[] = [];
-  for (const chapter of readdirSync(exercisesDir).sort()) {
-    const chapterDir = path.join(exercisesDir, chapter);
-    if (!/^\d\d-/.test(chapter)) continue;
-    for (const name of readdirSync(chapterDir).sort()) {
-      const file = path.join(chapterDir, name, 'exercise.json');
-      if (!existsSync(file)) continue;
-      try {
-        found.push(
-          toData(`${chapter}/${name}`, parseManifest(path.relative(root, file), readFileSync(file, 'utf8'))),
-        );
-      } catch (error) {
-        if (!(error instanceof ManifestError)) throw error;
-      }
-    }
-  }
-  return found;
-}
-
 export function readExercises(root: string): ExerciseData[] {
-  try {
-    return loadCourse(root).exercises.map((exercise) => toData(exercise.id, exercise.manifest));
-  } catch (error) {
-    if (error instanceof CourseError) return readLeniently(root, error.problems);
-    throw error;
-  }
+  return loadCourse(root).exercises.map((exercise) => toData(exercise.id, exercise.manifest));
 }
 
-process.stdout.write(JSON.stringify(readExercises(process.argv[2] ?? courseRoot)));
+try {
+  process.stdout.write(JSON.stringify(readExercises(process.argv[2] ?? courseRoot)));
+} catch (error) {
+  if (!(error instanceof CourseError)) throw error;
+  console.error(`[lab-exercises] ${error.message}`);
+  process.exitCode = 1;
+}

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkCourse, loadCourse } from '../course.js';
+import { checkCourse, courseRoot, loadCourse, ManifestsError, orderSuites } from '../course.js';
 import { parseManifest } from '../manifest.js';
 import { selectExercises, selectOneExercise } from '../select.js';
 
@@ -139,13 +140,76 @@ describe('course consistency (verify)', () => {
     );
   });
 
-  it('loads leniently: an invalid manifest leaves out that exercise only', () => {
+  it('loads leniently about a chapter being written: no docs page, hints or solution yet', () => {
+    const files: Record<string, string | object> = { ...complete(), ...complete('08-traffic/new') };
+    delete files['docs/08-traffic.mdx'];
+    delete files['exercises/08-traffic/new/HINTS.md'];
+    delete files['solutions/08-traffic/new/impl.ts'];
+    expect(loadCourse(fakeCourse(files)).exercises.map((e) => e.id)).toEqual([
+      '08-traffic/limiter',
+      '08-traffic/new',
+    ]);
+  });
+
+  it('refuses a manifest that does not parse, naming the file and each bad field', () => {
+    const broken = JSON.stringify(manifest('08-traffic/broken'), null, 2).replace(/\n}$/, ',\n}');
     const files = {
       ...complete(),
       ...complete('08-traffic/broken'),
-      'exercises/08-traffic/broken/exercise.json': '{',
+      ...complete('08-traffic/typed'),
+      'exercises/08-traffic/broken/exercise.json': broken, // a trailing comma
+      'exercises/08-traffic/typed/exercise.json': manifest('08-traffic/typed', {
+        points: '10',
+        difficulty: 4,
+      }),
     };
-    expect(loadCourse(fakeCourse(files)).exercises.map((e) => e.id)).toEqual(['08-traffic/limiter']);
+    const root = fakeCourse(files);
+    let message = '';
+    try {
+      loadCourse(root);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ManifestsError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/2 exercise manifests are not valid/);
+    expect(message).toMatch(/exercises\/08-traffic\/broken\/exercise\.json: not valid JSON/);
+    expect(message).toMatch(/exercises\/08-traffic\/typed\/exercise\.json: points: .*expected number/i);
+    expect(message).toMatch(/exercises\/08-traffic\/typed\/exercise\.json: difficulty:/);
+    // verify reports the same problems among the others
+    expect(checkCourse(root)).toContainEqual(expect.stringMatching(/typed\/exercise\.json: points/));
+  });
+
+  it('the site build refuses a manifest that does not parse (read-exercises exits 1, naming it)', () => {
+    const root = fakeCourse({
+      ...complete(),
+      'exercises/08-traffic/limiter/exercise.json': manifest('08-traffic/limiter', { points: 'ten' }),
+    });
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(courseRoot, 'src/plugins/read-exercises.ts'), root],
+      { encoding: 'utf8', cwd: courseRoot },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/exercises\/08-traffic\/limiter\/exercise\.json: points:/);
+  });
+
+  it('orders an exercise’s suites as its manifest lists the files, then by name', () => {
+    expect(
+      orderSuites(
+        ['http-limit.test.ts', 'redis-limiter.test.ts', 'token-bucket.test.ts'],
+        ['token-bucket.ts', 'redis-limiter.ts', 'http-limit.ts'],
+      ),
+    ).toEqual(['token-bucket.test.ts', 'redis-limiter.test.ts', 'http-limit.test.ts']);
+    expect(
+      orderSuites(
+        ['api.test.ts', 'controller.test.ts', 'repository.test.ts', 'service.test.ts'],
+        ['users.ts', 'memory-repository.ts', 'redis-repository.ts', 'service.ts', 'controller.ts'],
+      ),
+    ).toEqual(['repository.test.ts', 'service.test.ts', 'controller.test.ts', 'api.test.ts']);
+    const files = { ...complete(), 'exercises/08-traffic/limiter/a.test.ts': '' };
+    const limiter = loadCourse(fakeCourse(files)).exercises[0];
+    expect(limiter?.testFiles.map((f) => path.basename(f))).toEqual(['impl.test.ts', 'a.test.ts']);
   });
 });
 
