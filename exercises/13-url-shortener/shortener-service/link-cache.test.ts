@@ -34,6 +34,18 @@ describe('an LRU cache with a TTL for hot links', () => {
     expect(cache.size).toBe(2);
   });
 
+  it('updating a key in a full cache evicts nothing', () => {
+    const cache = createLinkCache<number>({ maxEntries: 3, ttlMs: 60_000, clock: new ManualClock() });
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('c', 3);
+    cache.set('c', 30); // c is already the most recent entry: a, the least recent, must stay
+    expect(cache.size, 'the cache is full, not beyond its bound: nothing to evict').toBe(3);
+    expect([cache.get('a'), cache.get('b'), cache.get('c')], 'all three keys are still there').toEqual([
+      1, 2, 30,
+    ]);
+  });
+
   it('forgets entries after ttlMs', () => {
     const clock = new ManualClock();
     const cache = createLinkCache<number>({ maxEntries: 10, ttlMs: 1000, clock });
@@ -55,6 +67,14 @@ describe('an LRU cache with a TTL for hot links', () => {
     expect(cache.get('long')).toBe(2);
     clock.advance(900);
     expect(cache.get('long'), "an entry never outlives the cache's ttlMs").toBeUndefined();
+  });
+
+  it('serves an entry set with a TTL of 0 (or less) never: it is stale at once', () => {
+    const cache = createLinkCache<number>({ maxEntries: 10, ttlMs: 1000, clock: new ManualClock() });
+    cache.set('now', 1, 0);
+    cache.set('past', 2, -50);
+    expect(cache.get('now'), 'a TTL of 0 is not "the default TTL": fresh for 0 ms').toBeUndefined();
+    expect(cache.get('past'), 'a negative TTL (a link that already expired)').toBeUndefined();
   });
 
   it('a read does not extend the TTL', () => {

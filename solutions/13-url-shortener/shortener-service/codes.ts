@@ -9,13 +9,20 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 export const CODE_LENGTH = 8;
 const HALF = 62 ** (CODE_LENGTH / 2);
 
-/** Hands out codes that never repeat for the same counter key and secret. */
+/**
+ * Hands out codes that never repeat for the same counter key and secret (from any number of
+ * connections at once), and that do not reveal the sequence: consecutive counters give codes that do
+ * not start with the same 4 characters, and come out in no particular order.
+ */
 export interface CodeGenerator {
-  /** The next code: 8 characters of `[0-9A-Za-z]`. */
+  /** The next code: exactly 8 characters of `[0-9A-Za-z]` (leading zeros kept). */
   next(): Promise<string>;
 }
 
-/** Creates a generator that counts with `INCR counterKey` through `redis`. */
+/**
+ * Creates a generator that counts with one `INCR counterKey` per code through `redis`. Different
+ * secrets scramble differently: the same counter value gives another code under another secret.
+ */
 export function createCodeGenerator(redis: Redis, counterKey: string, secret = 0): CodeGenerator {
   return {
     async next() {

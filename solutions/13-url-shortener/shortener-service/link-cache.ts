@@ -12,7 +12,10 @@ export interface Clock {
 export interface LinkCacheOptions {
   /** The most entries kept; the least recently used is evicted beyond it. Positive integer. */
   maxEntries: number;
-  /** How long an entry stays fresh after it was set, in milliseconds. Positive. */
+  /**
+   * How long an entry stays fresh after it was set, in milliseconds. Positive. An entry set at time t
+   * is a hit before t + ttlMs and a miss from t + ttlMs on; reading it does not extend it.
+   */
   ttlMs: number;
   clock?: Clock;
 }
@@ -23,7 +26,9 @@ export interface LinkCache<V> {
   get(key: string): V | undefined;
   /**
    * Stores `value`, fresh for `ttlMs` (the cache's TTL when omitted or longer: an entry never lives
-   * longer than the cache's TTL), evicting the least recently used entries beyond `maxEntries`.
+   * longer than the cache's TTL; 0 or less: stale at once, never served), as the most recently used
+   * entry. Evicts the least recently used entries beyond `maxEntries`, and only beyond it: replacing
+   * a key that is already there evicts nothing.
    */
   set(key: string, value: V, ttlMs?: number): void;
   /** Forgets `key`; true when it was there. */
@@ -41,7 +46,8 @@ interface Entry<V> {
 
 /**
  * Creates an empty cache.
- * @throws {RangeError} when `maxEntries` is not a positive integer or `ttlMs` is not positive
+ * @throws {RangeError} when `maxEntries` is not a positive integer (0, -1, 1.5) or `ttlMs` is not a
+ *   positive number (0, -5, NaN)
  */
 export function createLinkCache<V>({ maxEntries, ttlMs, clock = Date }: LinkCacheOptions): LinkCache<V> {
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
