@@ -75,7 +75,7 @@ export default class GradeReporter implements Reporter {
     clearTimeout(this.#timers.get(module.moduleId));
     this.#timers.delete(module.moduleId);
     const testIds = Object.fromEntries([...module.children.allTests()].map((t) => [t.id, t.fullName]));
-    const outcome = fileOutcome(module, targetFromEnv().hiddenDir);
+    const outcome = fileOutcome(module, targetFromEnv());
     this.#write({ type: 'end', moduleId: module.moduleId, outcome, testIds });
   }
 

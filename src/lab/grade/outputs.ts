@@ -94,7 +94,7 @@ export function junitXml(grade: SubmissionGrade): string {
   const suites = grade.exercises.map((e) => {
     const cases = e.error
       ? [
-          `    <testcase classname="${xml(e.id)}" name="${xml(e.id)}" time="0">\n      <error message="${xml(e.error)}"/>\n    </testcase>`,
+          `    <testcase classname="${xml(e.id)}" name="${xml(e.id)}" time="0">\n      <error message="${xml(firstLine(e.error))}">${xml(e.error)}</error>\n    </testcase>`,
         ]
       : e.tests.map((t) => {
           const body =
@@ -160,7 +160,11 @@ export function learnerReport(grade: SubmissionGrade, course: Course): string {
   for (const e of grade.exercises.filter((x) => x.status !== 'passed')) {
     lines.push('', `## ${e.title} (\`${e.id}\`)`, '');
     if (e.error) {
-      lines.push(e.error, '', 'None of this exercise’s tests could be counted, so it scores 0.');
+      // The first line says what happened; the rest (file:line:column, a code frame, what to do) is kept as it is.
+      const [headline = '', ...details] = e.error.split('\n');
+      lines.push(headline, '');
+      if (details.some((l) => l.trim())) lines.push('```text', ...details, '```', '');
+      lines.push('None of this exercise’s tests could be counted, so it scores 0.');
       continue;
     }
     if (e.notImplemented) {

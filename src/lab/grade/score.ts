@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Exercise } from '../course.js';
-import type { TestStatus } from '../results.js';
+import { NO_REDIS, type TestStatus } from '../results.js';
 import type { FileVerdict } from './run.js';
 
 export interface TestGrade {
@@ -136,14 +136,20 @@ function fileProblem(name: string, verdict: FileVerdict | undefined, memoryMb: n
     case 'ran': {
       const error = verdict.outcome.error;
       if (!error) return undefined;
+      // The whole message: a compile error's file:line:column and code frame come after its first line.
       if (/process\.exit unexpectedly called/.test(error))
         return `The code called process.exit() while ${name} ran, which ends the tests; a module must never exit the process.`;
-      if (/Transform failed|ParseError|SyntaxError|Unexpected token|Expected "/.test(error))
-        return `The code does not compile, so ${name} could not load it: ${firstLine(error)}`;
-      return `${name} could not run: ${firstLine(error)}`;
+      if (COMPILE_ERROR.test(error))
+        return `The code does not compile, so ${name} could not load it:\n${error}`;
+      if (NO_REDIS.test(error))
+        return `${name} could not run because the grading machine had no Redis (not the learner's doing: grade again once Redis is there):\n${error}`;
+      return `${name} could not run:\n${error}`;
     }
   }
 }
+
+/** How Vite and Node report code that does not parse. */
+const COMPILE_ERROR = /Transform failed|\(PARSE_ERROR\)|ParseError|SyntaxError|Unexpected token|Expected "/;
 
 function firstLine(text: string): string {
   return (

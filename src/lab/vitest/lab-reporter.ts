@@ -7,8 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 import { courseDirs, courseRoot } from '../course.js';
-import { cleanMessage, type FileOutcome, type RunResults, type TestOutcome } from '../results.js';
-import { targetFromEnv } from '../target.js';
+import {
+  cleanMessage,
+  describeFileError,
+  type FileOutcome,
+  type RunResults,
+  type TestOutcome,
+} from '../results.js';
+import { type Target, targetFromEnv } from '../target.js';
 
 export default class LabReporter implements Reporter {
   #started = Date.now();
@@ -24,7 +30,7 @@ export default class LabReporter implements Reporter {
     const target = targetFromEnv();
     const results: RunResults = {
       target: target.dir,
-      files: modules.map((m) => fileOutcome(m, target.hiddenDir)),
+      files: modules.map((m) => fileOutcome(m, target)),
       unhandledErrors: unhandledErrors.map((e) => cleanMessage(e.message ?? String(e))),
       durationMs: Date.now() - this.#started,
     };
@@ -40,7 +46,10 @@ export default class LabReporter implements Reporter {
   }
 }
 
-export function fileOutcome(module: TestModule, hiddenDir: string | undefined): FileOutcome {
+export function fileOutcome(module: TestModule, target: Target): FileOutcome {
+  const hiddenDir = target.hiddenDir;
+  // Messages name files from the learner's folder (the one holding the target's exercises/).
+  const describe = (message: string) => describeFileError(message, path.dirname(target.dir), courseRoot);
   const hidden = Boolean(hiddenDir && module.moduleId.startsWith(hiddenDir + path.sep));
   const exercises = courseDirs().exercises;
   // Exercise suites are named from exercises/ (that is how results map to exercises); anything else from the root.
@@ -56,7 +65,7 @@ export function fileOutcome(module: TestModule, hiddenDir: string | undefined): 
     return {
       name: test.fullName,
       status: result.state === 'passed' ? 'passed' : result.state === 'failed' ? 'failed' : 'skipped',
-      ...(error ? { message: cleanMessage(error.message ?? String(error)) } : {}),
+      ...(error ? { message: describe(error.message ?? String(error)) } : {}),
       durationMs: Math.round(test.diagnostic()?.duration ?? 0),
     };
   });
@@ -66,7 +75,7 @@ export function fileOutcome(module: TestModule, hiddenDir: string | undefined): 
     file: path.relative(base, module.moduleId),
     hidden,
     tests,
-    ...(firstError ? { error: cleanMessage(firstError.message ?? String(firstError)) } : {}),
+    ...(firstError ? { error: describe(firstError.message ?? String(firstError)) } : {}),
     durationMs: Math.round(module.diagnostic().duration),
   };
 }
