@@ -30,5 +30,8 @@ export default defineConfig({
     // Transformed modules are cached on disk across runs; the lab-target plugin keys the cache by target.
     // LAB_FS_CACHE=0 turns it off (mutation testing, grading of many one-off sandboxes).
     fsModuleCache: process.env.LAB_FS_CACHE !== '0',
+    // Vitest's tuning advice after a run ("Isolate: N workers spawned … faster with isolate: false")
+    // is noise to a learner, and wrong for this course: suites rely on a fresh worker per file.
+    experimental: { diagnostics: false },
   },
 });

@@ -4,7 +4,7 @@
  */
 import { commands } from './commands/index.js';
 import { CourseError } from './course.js';
-import { color, UsageError } from './ui.js';
+import { errorColor, UsageError } from './ui.js';
 
 function usage(): string {
   return [
@@ -38,7 +38,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof UsageError || error instanceof CourseError) {
-      console.error(color.red(error.message));
+      console.error(errorColor.red(error.message));
       process.exitCode = error instanceof UsageError ? error.exitCode : 1;
     } else {
       console.error(error);

@@ -14,8 +14,10 @@ export interface ExerciseRecord {
   readonly solved: boolean;
   /** ISO time of the run. */
   readonly at: string;
-  /** ISO time of the first run that solved it, kept once set. */
+  /** ISO time of the first run that solved it, kept once set (until a reset). */
   readonly solvedAt?: string;
+  /** ISO time of an `npm run reset` that put the stub back after this result; cleared by the next run. */
+  readonly reset?: string;
 }
 
 export interface ProgressRecord {
@@ -56,9 +58,30 @@ export function recordProgress(
     };
   }
   const record: ProgressRecord = { version: 1, exercises };
+  write(root, record);
+  return record;
+}
+
+/**
+ * Records that an exercise's files are the stub again (`npm run reset`): whatever the last run said
+ * is no longer true of the files, so the exercise is neither solved nor in progress until it runs again.
+ */
+export function recordReset(exerciseId: string, root = courseRoot, now = new Date()): ProgressRecord {
+  const previous = readProgress(root);
+  const record: ProgressRecord = {
+    version: 1,
+    exercises: {
+      ...previous.exercises,
+      [exerciseId]: { passed: 0, failed: 0, solved: false, at: now.toISOString(), reset: now.toISOString() },
+    },
+  };
+  write(root, record);
+  return record;
+}
+
+function write(root: string, record: ProgressRecord): void {
   const file = fileOf(root);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2));
   renameSync(`${file}.tmp`, file);
-  return record;
 }

@@ -1,24 +1,53 @@
 /**
- * Terminal output for the lab commands: colours only on a TTY (and never with NO_COLOR),
- * progress bars, and "did you mean" suggestions.
+ * Terminal output for the lab commands: colours only where they will be read as colours, progress
+ * bars, and "did you mean" suggestions.
  */
 
-const useColor = (stream: NodeJS.WriteStream = process.stdout): boolean =>
-  process.env.FORCE_COLOR ? process.env.FORCE_COLOR !== '0' : !process.env.NO_COLOR && Boolean(stream.isTTY);
+/**
+ * Whether to colour what goes to `stream`: `FORCE_COLOR` (any value but "0" or empty) forces colours,
+ * `FORCE_COLOR=0` or a non-empty `NO_COLOR` (https://no-color.org) turns them off, and otherwise only
+ * a terminal gets them (never a pipe: `npm test | tee log` keeps a clean log).
+ */
+export function useColor(
+  stream: { isTTY?: boolean } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env.FORCE_COLOR) return env.FORCE_COLOR !== '0';
+  return !env.NO_COLOR && Boolean(stream.isTTY);
+}
 
-const paint =
-  (open: number, close: number) =>
-  (text: string): string =>
-    useColor() ? `\u001b[${open}m${text}\u001b[${close}m` : text;
+/**
+ * The same choice for a child process that prints to this one's stdout (Vitest): without it, Vitest
+ * colours a pipe (it only checks NO_COLOR and TERM). Entries set to undefined are left out by spawn.
+ */
+export function colorEnv(
+  stream: { isTTY?: boolean } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  return useColor(stream, env)
+    ? { FORCE_COLOR: '1', NO_COLOR: undefined }
+    : { NO_COLOR: '1', FORCE_COLOR: undefined };
+}
 
-export const color = {
-  bold: paint(1, 22),
-  dim: paint(2, 22),
-  red: paint(31, 39),
-  green: paint(32, 39),
-  yellow: paint(33, 39),
-  cyan: paint(36, 39),
+const palette = (stream: () => { isTTY?: boolean }) => {
+  const paint =
+    (open: number, close: number) =>
+    (text: string): string =>
+      useColor(stream()) ? `\u001b[${open}m${text}\u001b[${close}m` : text;
+  return {
+    bold: paint(1, 22),
+    dim: paint(2, 22),
+    red: paint(31, 39),
+    green: paint(32, 39),
+    yellow: paint(33, 39),
+    cyan: paint(36, 39),
+  };
 };
+
+/** Colours for what goes to stdout. */
+export const color = palette(() => process.stdout);
+/** Colours for what goes to stderr (which may be a terminal while stdout is a pipe, or the other way). */
+export const errorColor = palette(() => process.stderr);
 
 /** `[██████░░░░] 60%`, or an ASCII version where colours are off. */
 export function progressBar(done: number, total: number, width = 20): string {

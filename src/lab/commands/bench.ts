@@ -4,7 +4,7 @@
  * and prints the comparison. Redis is found as the tests find it; everything started is stopped.
  */
 import type { BenchContext } from '../../testing/runnable.js';
-import { loadCourse } from '../course.js';
+import { type Exercise, loadCourse } from '../course.js';
 import { selectOneExercise } from '../select.js';
 import { intFlag, parseEntryArgs } from '../serve/cli-args.js';
 import { targetFromFlag, untilInterrupted, withEntry } from '../serve/run-entry.js';
@@ -19,12 +19,25 @@ Load-tests an exercise's implementation against a baseline in one run and prints
 Options:
   --target <t>        whose code is measured: exercises (yours, the default), solutions, or an
                       absolute path to a folder laid out like exercises/
-  --duration <s>      seconds per measured phase (default 5)
+  --duration <s>      measuring time in seconds (default 5); each bench prints how it spends it
   --connections <n>   concurrent connections in load phases (default 50)
   -- <args>           passed to the bench entry
   -h, --help          this text
 
 Benchmarks are noisy: close other programs, and compare numbers from the same machine and run.`;
+
+/**
+ * The line before a bench's own output. It names the --duration given, not "per phase": each entry
+ * decides how to spend it (phases, interleaved rounds) and says so itself.
+ */
+export function benchHeader(
+  exercise: Exercise,
+  targetDir: string,
+  durationSeconds: number,
+  connections: number,
+): string {
+  return `${color.bold('Benchmark')} ${exercise.manifest.title} ${color.dim(`(${exercise.id}, code from ${targetDir}; --duration ${durationSeconds} s, --connections ${connections})`)}\n`;
+}
 
 export async function benchCommand(args: readonly string[]): Promise<number> {
   const parsed = parseEntryArgs(args, ['--target', '--duration', '--connections'], benchHelp);
@@ -42,9 +55,7 @@ export async function benchCommand(args: readonly string[]): Promise<number> {
       args: parsed.extra,
       log: (line) => console.log(line),
     };
-    console.log(
-      `${color.bold('Benchmark')} ${exercise.manifest.title} ${color.dim(`(${exercise.id}, code from ${target.dir}; ${durationSeconds} s per phase, ${connections} connections)`)}\n`,
-    );
+    console.log(benchHeader(exercise, target.dir, durationSeconds, connections));
     const stopped = untilInterrupted().then(() => 'interrupted' as const);
     const outcome = await Promise.race([
       (entry as unknown as (c: BenchContext) => Promise<void>)(ctx).then(() => 'done' as const),
@@ -55,6 +66,10 @@ export async function benchCommand(args: readonly string[]): Promise<number> {
       return 130;
     }
     return 0;
+  }).catch((error: unknown) => {
+    // An entry that failed half-way may still hold servers open: leave once the error is printed.
+    setTimeout(() => process.exit(), 1000).unref();
+    throw error;
   });
   // An interrupted entry may still hold servers open; everything the lab started is stopped by now.
   if (code !== 0) setTimeout(() => process.exit(code), 1000).unref();

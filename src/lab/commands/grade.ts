@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadCourse } from '../course.js';
 import { DEFAULTS, gradeAll } from '../grade/grade.js';
 import { selectExercises } from '../select.js';
-import { color, progressBar, UsageError } from '../ui.js';
+import { color, errorColor, progressBar, UsageError } from '../ui.js';
 
 export const gradeHelp = `Usage: npm run grade -- <path...> --out <dir> [options]
 
@@ -116,7 +116,7 @@ export async function gradeCommand(args: readonly string[]): Promise<number> {
   process.off('SIGINT', onInterrupt);
   if (abort.signal.aborted) {
     console.error(
-      color.yellow(
+      errorColor.yellow(
         `Interrupted after ${grades.length} submission(s); their files are in ${path.resolve(out)}.`,
       ),
     );

@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { type Course, courseDirs, type Exercise, loadCourse } from '../course.js';
+import { readProgress, recordReset } from '../progress-store.js';
 import { selectOneExercise } from '../select.js';
 import { color, UsageError } from '../ui.js';
 
@@ -54,6 +55,19 @@ export function snapshotPristine(course: Course): string[] {
     }
   }
   return recorded;
+}
+
+/** Whether every file the learner edits is byte for byte its pristine stub (false when that is unknown). */
+export function isAtStub(course: Course, exercise: Exercise): boolean {
+  return exercise.manifest.files.every((file) => {
+    const copy = pristinePath(course.root, exercise.id, file);
+    const current = path.join(exercise.dir, file);
+    try {
+      return readFileSync(current).equals(readFileSync(copy));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Asks a yes/no question on the terminal; anything but y/yes is no. */
@@ -110,6 +124,8 @@ export async function resetCommand(args: readonly string[]): Promise<number> {
     return !existsSync(current) || !readFileSync(current).equals(readFileSync(copy));
   });
   if (changed.length === 0) {
+    // Put back some other way (git checkout, by hand): the record must not go on saying "solved".
+    if (readProgress(course.root).exercises[exercise.id]?.passed) recordReset(exercise.id, course.root);
     console.log(`${exercise.id} is already the untouched stub; nothing to do.`);
     return 0;
   }
@@ -125,8 +141,9 @@ export async function resetCommand(args: readonly string[]): Promise<number> {
   const saved = backup(course, exercise);
   for (const file of changed)
     writeFileSync(path.join(exercise.dir, file), readFileSync(pristinePath(course.root, exercise.id, file)));
+  recordReset(exercise.id, course.root);
   console.log(
-    `${color.green('Restored')} ${list}.\nYour version is in ${color.cyan(path.relative(course.root, saved))}.`,
+    `${color.green('Restored')} ${list}: ${exercise.id} is back to its stub (npm run progress says so).\nYour version is in ${color.cyan(path.relative(course.root, saved))}.`,
   );
   return 0;
 }

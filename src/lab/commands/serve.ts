@@ -36,6 +36,9 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const port = intFlag(parsed.flags, '--port', 0, 0, 65_535);
   const host = parsed.flags.get('--host') ?? '127.0.0.1';
 
+  // A service that forgot to close a connection, or an entry that failed half-way (demo backends
+  // already listening, say), would keep the process alive after Ctrl-C or the error.
+  const exitSoon = () => setTimeout(() => process.exit(), 2000).unref();
   const code = await withEntry(course, exercise, 'serve', target, async (entry, redisUrl) => {
     const ctx: ServeContext = {
       port,
@@ -63,8 +66,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
       await served.close();
     }
     return 0;
-  });
-  // A service that forgot to close a connection would keep the process alive after Ctrl-C.
-  setTimeout(() => process.exit(code), 2000).unref();
+  }).finally(exitSoon);
+  process.exitCode = code;
   return code;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { courseDirs, loadCourse } from '../course.js';
 import { readProgress } from '../progress-store.js';
 import { selectOneExercise } from '../select.js';
-import { color, UsageError } from '../ui.js';
+import { color, errorColor, UsageError } from '../ui.js';
 import { snapshotPristine } from './reset.js';
 
 export const solutionHelp = `Usage: npm run solution -- <exercise> [--diff] [--force]
@@ -38,23 +38,27 @@ export async function solutionCommand(args: readonly string[]): Promise<number> 
   if (!solved && !args.includes('--force')) {
     console.error(
       [
-        color.yellow(`Your tests for ${exercise.id} do not pass yet (as far as \`npm test\` last recorded).`),
-        `The solution is shown once they do: run ${color.cyan(`npm test -- ${selector}`)}.`,
-        `Stuck? ${color.cyan(`npm run hint -- ${selector}`)} gives the next hint.`,
-        `To see it anyway: ${color.cyan(`npm run solution -- ${selector} --force`)}`,
+        errorColor.yellow(
+          `Your tests for ${exercise.id} do not pass yet (as far as \`npm test\` last recorded).`,
+        ),
+        `The solution is shown once they do: run ${errorColor.cyan(`npm test -- ${selector}`)}.`,
+        `Stuck? ${errorColor.cyan(`npm run hint -- ${selector}`)} gives the next hint.`,
+        `To see it anyway: ${errorColor.cyan(`npm run solution -- ${selector} --force`)}`,
       ].join('\n'),
     );
     return 1;
   }
   if (!solved)
-    console.error(color.yellow('Shown before your tests pass (--force). Try it yourself first next time.\n'));
+    console.error(
+      errorColor.yellow('Shown before your tests pass (--force). Try it yourself first next time.\n'),
+    );
 
   const solutionsDir = path.join(courseDirs(course.root).solutions, exercise.id);
   for (const file of exercise.manifest.files) {
     const solution = path.join(solutionsDir, file);
     const mine = path.join(exercise.dir, file);
     if (!existsSync(solution)) {
-      console.error(color.red(`The course has no reference solution for ${exercise.id}/${file}.`));
+      console.error(errorColor.red(`The course has no reference solution for ${exercise.id}/${file}.`));
       return 1;
     }
     console.log(color.bold(`── solutions/${exercise.id}/${file} ──`));

@@ -6,11 +6,11 @@
 import path from 'node:path';
 import { type Course, type Exercise, loadCourse } from '../course.js';
 import { readProgress, recordProgress } from '../progress-store.js';
-import { type ExerciseResult, type RunResults, resultsByExercise } from '../results.js';
+import { type ExerciseResult, NO_REDIS, type RunResults, resultsByExercise } from '../results.js';
 import { selectExercises } from '../select.js';
 import { runSuites } from '../suite-runner.js';
 import { targetFromEnv } from '../target.js';
-import { color, UsageError } from '../ui.js';
+import { color, colorEnv, errorColor, UsageError } from '../ui.js';
 import { snapshotPristine } from './reset.js';
 
 export const testHelp = `Usage: npm test -- [selector...] [--watch]
@@ -23,7 +23,7 @@ Selectors (any number; none runs everything):
   08/rate-limiter    one exercise (also: rate-limiter, traffic/rate-limiter)
 
 Options:
-  --watch            re-run when you save a file
+  --watch            re-run when you save a file (q quits in a terminal; Ctrl-C anywhere)
   -h, --help         this text
 
 Environment:
@@ -47,9 +47,16 @@ export async function testCommand(args: readonly string[]): Promise<number> {
     files: exercises.flatMap((e) => e.testFiles),
     needsRedis: exercises.some((e) => e.manifest.needs.includes('redis')),
     watch,
+    // Vitest watches only when stdin is a terminal unless told to: an editor's task runner, tmux or a
+    // CI log has none, and without --watch it would run once and leave.
+    ...(watch ? { extraArgs: ['--watch'] } : {}),
+    // Vitest colours a pipe unless told otherwise; it gets the lab's choice (NO_COLOR, FORCE_COLOR, TTY).
+    env: colorEnv(),
   });
+  // In watch mode the summary was printed after every run (by the lab reporter).
+  if (watch) return run.exitCode ?? 1;
   if (!run.results) {
-    console.error(color.red('\nThe test run ended before it could report (see the output above).'));
+    console.error(errorColor.red('\nThe test run ended before it could report (see the output above).'));
     return run.exitCode || 1;
   }
   const results = afterRun(run.results, { watching: false, course, selected: exercises });
@@ -78,7 +85,7 @@ export function afterRun(
     const status = r.solved
       ? color.green(`✔ solved (${total} tests)`)
       : r.errors.length > 0 && total === 0
-        ? color.red(`✘ did not run: ${firstLineOf(r.errors[0])}`)
+        ? color.red(`✘ did not run: ${summaryOf(r.errors[0])}`)
         : color.red(`✘ ${r.failed} of ${total} tests failing`);
     lines.push(`  ${r.exercise.id.padEnd(width)}  ${status}`);
   }
@@ -89,41 +96,77 @@ export function afterRun(
     lines.push('', color.red('Errors outside any test (they fail the run):'));
     for (const e of run.unhandledErrors) lines.push(`  ${e.split('\n')[0]}`);
   }
-  lines.push('', nextStep(course, results, ownFiles));
+  lines.push('', nextStep(course, results, ownFiles ? undefined : target.dir));
   console.log(lines.join('\n'));
-  if (options.watching) console.log(color.dim('\nWatching for changes; press q to quit.'));
+  if (options.watching)
+    console.log(
+      color.dim(
+        process.stdin.isTTY
+          ? '\nWatching for changes; press q to quit.'
+          : '\nWatching for changes; stop with Ctrl-C.',
+      ),
+    );
   return results;
 }
 
-function nextStep(course: Course, results: readonly ExerciseResult[], ownFiles: boolean): string {
+/** `08/rate-limiter`: what a learner types to select one exercise. */
+const selectorOf = (e: Exercise) => `${e.chapter.slice(0, 2)}/${e.name}`;
+
+/**
+ * What to do next. An exercise that failed comes first (its first failing test, in the order its
+ * manifest lists the files); when every exercise that ran passed, the next unsolved one in the course
+ * as far as the record knows, never "all solved" for a course that has unsolved exercises left.
+ * @param targetDir the folder whose files were tested, when not the learner's own `exercises/`
+ */
+function nextStep(course: Course, results: readonly ExerciseResult[], targetDir?: string): string {
   const unsolved = results.find((r) => !r.solved);
   if (unsolved) {
     const e = unsolved.exercise;
-    const selector = `${e.chapter.slice(0, 2)}/${e.name}`;
-    const files = e.manifest.files.map((f) => path.relative(course.root, path.join(e.dir, f))).join(', ');
+    const selector = selectorOf(e);
+    const run = `Run just this exercise: ${color.cyan(`npm test -- ${selector}`)}`;
+    const noRedis = unsolved.errors.find((error) => NO_REDIS.test(error));
+    if (noRedis)
+      return [
+        `${color.bold('Next:')} start a Redis for ${e.manifest.title}: your code was not run, so there is nothing to fix in it yet.`,
+        '  Any one of: start Docker (the tests then start a Redis container themselves);',
+        `  ${color.cyan('docker compose up -d redis')} and ${color.cyan(`REDIS_URL=redis://127.0.0.1:6379 npm test -- ${selector}`)};`,
+        '  or install redis-server (the message above says how, and what was tried).',
+        `  ${run}`,
+      ].join('\n');
+    const base = targetDir ?? path.join(course.root, 'exercises');
+    const files = e.manifest.files
+      .map((f) => path.relative(course.root, path.join(base, e.id, f)) || f)
+      .join(', ');
     const firstFailure = unsolved.tests.find((t) => t.status === 'failed');
     const lines = [`${color.bold('Next:')} ${e.manifest.title}: edit ${color.cyan(files)}`];
     if (unsolved.errors.length > 0 && !firstFailure)
-      lines.push(`  The suite did not run: ${firstLineOf(unsolved.errors[0])}`);
+      lines.push(`  The suite did not run: ${summaryOf(unsolved.errors[0], 200)}`);
     if (firstFailure) {
       lines.push(`  Start with: ${color.yellow(firstFailure.name)}`);
       if (firstFailure.message) lines.push(`  ${color.dim(firstFailure.message.split('\n')[0] ?? '')}`);
     }
-    lines.push(
-      `  Run just this exercise: ${color.cyan(`npm test -- ${selector}`)}   Stuck? ${color.cyan(`npm run hint -- ${selector}`)}`,
-    );
+    lines.push(`  ${run}   Stuck? ${color.cyan(`npm run hint -- ${selector}`)}`);
     return lines.join('\n');
   }
-  if (!ownFiles) return color.green('Every selected exercise passes.');
+  const passed =
+    results.length === 1 && results[0]
+      ? `${results[0].exercise.id} is solved.`
+      : `All ${results.length} exercises you ran pass.`;
+  if (targetDir) return color.green(passed);
   const progress = readProgress(course.root);
   const next = course.exercises.find((e) => !progress.exercises[e.id]?.solved);
   return next
-    ? `${color.green('All solved.')} ${color.bold('Next:')} ${next.manifest.title} (${color.cyan(`npm test -- ${next.chapter.slice(0, 2)}/${next.name}`)})`
+    ? `${color.green(passed)} ${color.bold('Next:')} ${next.manifest.title} (${color.cyan(`npm test -- ${selectorOf(next)}`)})`
     : color.green('All solved: that is every exercise in the course. Well done.');
 }
 
-/** The first line of a file-level error, without the file name the results put in front of it. */
-function firstLineOf(error: string | undefined, max = 90): string {
-  const line = (error ?? '').replace(/^[^:]+\.test\.ts: /, '').split('\n')[0] ?? '';
+/**
+ * One line about why a suite did not run: a compile error's `file:line:col: message`, "no Redis", or
+ * the error's first line, without the suite name the results put in front of it.
+ */
+function summaryOf(error: string | undefined, max = 110): string {
+  const text = (error ?? '').replace(/^[^:\n]+\.test\.ts: /, '');
+  if (NO_REDIS.test(text)) return 'no Redis could be found or started (the message above says why)';
+  const line = text.split('\n').find((l) => l.trim()) ?? '';
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

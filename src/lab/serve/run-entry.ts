@@ -3,6 +3,7 @@
  * found the way tests find it (when the manifest needs one), and a clean stop on Ctrl-C that ends
  * the service, Redis (a container or a redis-server) and the loader.
  */
+import path from 'node:path';
 import type { RedisHandle } from '../../testing/redis-server.js';
 import { startRedis } from '../../testing/redis-server.js';
 import type { Course, Exercise } from '../course.js';
@@ -49,10 +50,40 @@ export async function withEntry<T>(
     if (exercise.manifest.needs.includes('redis')) redis = await startRedis();
     entry = await loadEntry<(ctx: never) => unknown>(course, exercise, file, target);
     return await use(entry.run, redis?.url);
+  } catch (error) {
+    throw notImplementedYet(error, exercise, field, target, course.root) ?? error;
   } finally {
     await entry?.close().catch(() => {});
     await redis?.stop().catch(() => {});
   }
+}
+
+/**
+ * A stub's "… is not implemented yet" thrown while the entry starts or runs, as the plain message a
+ * learner needs (no stack trace): which function, and how to run the reference instead.
+ */
+function notImplementedYet(
+  error: unknown,
+  exercise: Exercise,
+  field: 'serve' | 'bench',
+  target: Target,
+  root: string,
+): UsageError | undefined {
+  const message = (error as Error)?.message ?? '';
+  const stub = /^(.*?) is not implemented yet/.exec(message);
+  if (!stub) return undefined;
+  const selector = `${exercise.chapter.slice(0, 2)}/${exercise.name}`;
+  const whose = path.relative(root, target.dir) === 'exercises' ? 'your' : `the ${target.dir}`;
+  return new UsageError(
+    [
+      `${exercise.id} cannot ${field === 'serve' ? 'start' : 'be measured'} yet: ${stub[1]} is not implemented in ${whose} code.`,
+      `  ${message.split('\n')[0]}`,
+      '',
+      `Make its tests pass first (npm test -- ${selector}), or ${field} the reference solution:`,
+      `  npm run ${field} -- ${selector} --target solutions`,
+    ].join('\n'),
+    1,
+  );
 }
 
 /** Resolves on the first Ctrl-C (SIGINT) or SIGTERM; a second one exits at once. */
