@@ -20,11 +20,13 @@
  * - `GET /:code` → 302 to the URL; 404 for an unknown or expired code (expired by `expiresAt` on
  *   `clock`, for a link in the hot-link cache too), and for any path that cannot be a code.
  * - `GET /api/links/:code` → 200 `{code, url, clicks, uniqueVisitors, createdAt, expiresAt}`, dates as
- *   ISO strings; 404 for an unknown or expired code.
+ *   ISO strings; a click shows in `clicks` and `uniqueVisitors` within a second or so, and `close()`
+ *   writes the ones still pending. 404 for an unknown or expired code.
  * - `DELETE /api/links/:code` with `Authorization: Bearer <deleteToken>` → 204, and the link and its
  *   visitors are gone; 401 with `WWW-Authenticate: Bearer` without a token, 403 with a wrong one (for
  *   instance another link's), 404 for an unknown code.
  * - 405 for a method a path does not support.
+ * - A client that stalls halfway through its request holds up no one else.
  * - 503 with `Retry-After`, at once (no request waits for Redis to come back), whenever Redis cannot be
  *   reached; redirects of links in the hot-link cache keep working (their clicks may be dropped, but
  *   never surface as an error or an unhandled rejection). The service recovers by itself.
