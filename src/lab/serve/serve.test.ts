@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { benchHeader } from '../commands/bench.js';
 import { loadCourse } from '../course.js';
 import { parseEntryArgs } from './cli-args.js';
 import { loadEntry } from './load-entry.js';
@@ -74,5 +75,12 @@ describe('serve and bench entries', () => {
     expect(Object.fromEntries(parsed.flags)).toEqual({ '--port': '3000', '--target': 'solutions' });
     expect(parsed.extra).toEqual(['--x', 'y']);
     expect(() => parseEntryArgs(['08/echo', '--nope'], ['--port'], 'help')).toThrow(/Unknown option --nope/);
+  });
+
+  it('the bench header names --duration as given, not "per phase" (each bench says how it spends it)', () => {
+    if (!echo) throw new Error('fixture missing');
+    const header = benchHeader(echo, '/x/solutions', 2, 50);
+    expect(header).toMatch(/--duration 2 s, --connections 50/);
+    expect(header).not.toMatch(/per phase/);
   });
 });
