@@ -1,11 +1,13 @@
 import os from 'node:os';
 import { defineConfig } from 'vitest/config';
+import CheapFirstSequencer from './src/lab/vitest/cheap-first-sequencer.js';
 import { labTargetPlugin } from './src/lab/vitest/target-plugin.js';
 
 // Grading-only suites in the exercises/ layout (`npm run grade -- --hidden <dir>`).
 const hidden = process.env.LAB_HIDDEN_DIR;
 // One exercise's folder only (`npm run mutate`, whose runner cannot pass file filters).
 const only = process.env.LAB_ONLY_EXERCISE;
+const stopAtFirstFailure = process.env.LAB_STOP_AT_FIRST_FAILURE === '1';
 
 export default defineConfig({
   plugins: [labTargetPlugin()],
@@ -19,9 +21,15 @@ export default defineConfig({
       ...(process.env.LAB_FIXTURES === '1' ? [] : ['**/fixtures/**']),
     ],
     globalSetup: ['./src/testing/redis-global-setup.ts'],
-    // Only whether a file fails matters (verify's counterexamples phase): skip the rest after a failure.
-    setupFiles:
-      process.env.LAB_STOP_AT_FIRST_FAILURE === '1' ? ['./src/lab/vitest/stop-at-first-failure.ts'] : [],
+    // Only whether an exercise fails matters (verify's counterexamples phase): cheap files first, and
+    // the rest of an exercise's tests skipped after its first failure.
+    ...(stopAtFirstFailure
+      ? {
+          setupFiles: ['./src/lab/vitest/stop-at-first-failure.ts'],
+          sequence: { sequencer: CheapFirstSequencer },
+          runner: './src/lab/vitest/cheap-first-runner.ts',
+        }
+      : {}),
     pool: 'forks',
     // Each concurrently running file gets its own Redis database (1-15), so never more than 15 at once.
     maxWorkers: Math.max(1, Math.min(15, os.availableParallelism() - 1)),

@@ -7,7 +7,15 @@
  * as a learner's submission ({@link layOutSubmission}) and graded by the same sandbox and target
  * resolver the grader uses, so "caught" means what a learner's grade would say.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Course, Exercise } from './course.js';
 
@@ -170,4 +178,51 @@ function whyTitle(file: string): string | undefined {
     .split('\n')
     .find((line) => line.trim() !== '');
   return heading?.startsWith('# ') ? heading.slice(2).trim() : '';
+}
+
+/** The test that caught a counterexample in the last run: a test file of its exercise, and a test in it. */
+export interface Catcher {
+  /** The test file's name in the exercise's folder: `visits.test.ts`. */
+  readonly file: string;
+  /** The test's full name: `describe > test`. */
+  readonly test: string;
+}
+
+/**
+ * Each exercise's `counterexamples/<exercise>/caught-by.json`: which test caught each variant when
+ * verify last ran it. Verify runs that test first (a variant it still catches then costs one test)
+ * and rewrites the file when a catcher changed; a stale or missing entry only costs time, never a
+ * verdict. It also tells a reader of the suite which test stands for which mistake.
+ */
+export const CAUGHT_BY_FILE = 'caught-by.json';
+
+export function readCaughtBy(course: Course, exercise: Exercise): Record<string, Catcher> {
+  const file = path.join(course.root, 'counterexamples', exercise.id, CAUGHT_BY_FILE);
+  if (!existsSync(file)) return {};
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Catcher>;
+    return Object.fromEntries(
+      Object.entries(parsed).filter(([, c]) => typeof c?.file === 'string' && typeof c?.test === 'string'),
+    );
+  } catch {
+    return {};
+  }
+}
+
+/** Writes an exercise's catchers, variants in name order; says whether the file changed. */
+export function writeCaughtBy(
+  course: Course,
+  exercise: Exercise,
+  catchers: Record<string, Catcher>,
+): boolean {
+  const file = path.join(course.root, 'counterexamples', exercise.id, CAUGHT_BY_FILE);
+  const sorted = Object.fromEntries(
+    Object.keys(catchers)
+      .sort()
+      .map((variant) => [variant, catchers[variant]]),
+  );
+  const text = `${JSON.stringify(sorted, null, 2)}\n`;
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
+  writeFileSync(file, text);
+  return true;
 }

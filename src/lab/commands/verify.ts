@@ -18,11 +18,14 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import {
+  type Catcher,
   type Counterexample,
   intoRounds,
   layOutForTypecheck,
   layOutSubmission,
+  readCaughtBy,
   readCounterexamples,
+  writeCaughtBy,
 } from '../counterexamples.js';
 import { type Course, checkCourse, courseRoot, type Exercise, loadCourse } from '../course.js';
 import { buildSandbox } from '../grade/sandbox.js';
@@ -55,8 +58,10 @@ Phases are comma-separated: --skip site,browser  or  --only solutions,stubs
 Selectors (as for npm test: 08, traffic, 08/rate-limiter) limit the solutions, stubs and
 counterexamples phases to those exercises:  --only counterexamples 08
 
-The solutions and counterexamples phases run with TZ=${VERIFY_TZ} and each file's tests in a shuffled
-order; the seed is printed, and LAB_SEED=<seed> repeats it.`;
+The solutions and counterexamples phases run with TZ=${VERIFY_TZ}. The solutions phase runs each
+file's tests in a shuffled order (the seed is printed, and LAB_SEED=<seed> repeats it); the
+counterexamples phase runs the cheapest files and tests first and stops an exercise at its first
+failure.`;
 
 interface PhaseOutcome {
   readonly ok: boolean;
@@ -162,10 +167,12 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
     );
   }
   console.log(`  total ${total.toFixed(1)} s`);
-  if (rows.some((r) => r.name === 'solutions' || r.name === 'counterexamples'))
+  if (rows.some((r) => r.name === 'solutions'))
     console.log(
-      `  suites ran with TZ=${VERIFY_TZ}, tests shuffled with seed ${seed} (LAB_SEED=${seed} repeats it)`,
+      `  suites ran with TZ=${VERIFY_TZ}, the solutions' tests shuffled with seed ${seed} (LAB_SEED=${seed} repeats it)`,
     );
+  else if (rows.some((r) => r.name === 'counterexamples'))
+    console.log(`  suites ran with TZ=${VERIFY_TZ}, cheapest tests first`);
   const ok = rows.every((r) => r.outcome.ok);
   console.log(
     ok ? color.green('\nThe course verifies.') : color.red('\nThe course does not verify: see ✘ above.'),
@@ -300,6 +307,7 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
   if ('ok' in outcome) return outcome;
   const { run, results } = outcome;
   ctx.solutionRun = results;
+  rememberFileCosts(run);
   const details: string[] = [];
   for (const r of results) {
     for (const e of r.errors) details.push(`${r.exercise.id}: ${e.split('\n')[0]}`);
@@ -320,6 +328,27 @@ async function solutionsPass(ctx: VerifyContext): Promise<PhaseOutcome> {
     passed,
     failed: details.length,
   };
+}
+
+/**
+ * Where each test file's and each test's duration on the solutions is kept between runs (`.lab/` is
+ * git-ignored), for the counterexamples phase to run the cheap ones first, also when it runs alone.
+ */
+const fileCostsPath = path.join(courseRoot, '.lab', 'file-costs.json');
+
+function rememberFileCosts(run: RunResults): void {
+  const suites = run.files.filter((f) => !f.hidden);
+  const costs = {
+    files: Object.fromEntries(suites.map((f) => [`exercises/${f.file}`, f.durationMs])),
+    tests: Object.fromEntries(
+      suites.map((f) => [
+        `exercises/${f.file}`,
+        Object.fromEntries(f.tests.map((t) => [t.name, t.durationMs])),
+      ]),
+    ),
+  };
+  mkdirSync(path.dirname(fileCostsPath), { recursive: true });
+  writeFileSync(fileCostsPath, `${JSON.stringify(costs, null, 2)}\n`);
 }
 
 async function stubsFail(ctx: VerifyContext): Promise<PhaseOutcome> {
@@ -387,6 +416,7 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
       );
 
     const rounds = intoRounds(compiles);
+    const caughtBefore = new Map(ctx.selected.map((e) => [e, readCaughtBy(ctx.course, e)]));
     const cores = os.availableParallelism();
     const jobs = Math.min(rounds.length, Math.max(2, Math.floor(cores / 2)));
     const verdicts = new Map<Counterexample, Verdict>();
@@ -394,7 +424,18 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
     const worker = async () => {
       for (let k = next++; k < rounds.length; k = next++) {
         const round = rounds[k] as Counterexample[];
-        for (const [c, v] of await runRound(ctx, round, path.join(work, `round-${k + 1}`), cores, jobs))
+        const firsts = round.flatMap((c) => {
+          const catcher = caughtBefore.get(c.exercise)?.[c.variant];
+          return catcher ? [{ c, catcher }] : [];
+        });
+        for (const [c, v] of await runRound(
+          ctx,
+          round,
+          firsts,
+          path.join(work, `round-${k + 1}`),
+          cores,
+          jobs,
+        ))
           verdicts.set(c, v);
       }
     };
@@ -417,6 +458,36 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
         details.push(`${color.red('✘')} ${c.id} proves nothing: ${verdict.why}`);
       }
     }
+    // Which test caught each variant, kept beside the corpus for the next run to try first.
+    const changed = ctx.selected.filter((exercise) => {
+      const previous = caughtBefore.get(exercise) ?? {};
+      const inRun = corpus.filter((c) => c.exercise === exercise);
+      const ledger: Record<string, Catcher> = {};
+      for (const c of inRun) {
+        const v = verdicts.get(c);
+        const kept = v?.kind === 'caught' ? v.catcher : previous[c.variant];
+        if (kept) ledger[c.variant] = kept;
+      }
+      return inRun.length > 0 && writeCaughtBy(ctx.course, exercise, ledger);
+    });
+    if (changed.length > 0)
+      details.push(
+        `the tests that catch ${changed.length === 1 ? 'one exercise’s' : `${changed.length} exercises’`} counterexamples changed; commit ${changed.map((e) => `counterexamples/${e.id}/caught-by.json`).join(', ')}`,
+      );
+    // What makes the phase slow, for whoever wants it faster: the counterexamples that took longest.
+    const costly = [...verdicts]
+      .flatMap(([c, v]) => (v.kind === 'caught' ? [{ c, ms: v.ms }] : []))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5);
+    // All of them, by id, in .lab/ (git-ignored).
+    writeFileSync(
+      path.join(courseRoot, '.lab', 'counterexample-costs.json'),
+      `${JSON.stringify(Object.fromEntries([...verdicts].map(([c, v]) => [c.id, v.kind === 'caught' ? v.ms : v.kind])), null, 2)}\n`,
+    );
+    if (costly.length > 0)
+      details.push(
+        `slowest to catch: ${costly.map(({ c, ms }) => `${c.id} ${(ms / 1000).toFixed(1)} s`).join(', ')}`,
+      );
     const wrong = corpus.length - caught;
     return {
       ok: wrong === 0 && problems.length === 0 && typeErrors.length === 0,
@@ -431,7 +502,13 @@ async function counterexamplesFail(ctx: VerifyContext): Promise<PhaseOutcome> {
 }
 
 type Verdict =
-  | { readonly kind: 'caught'; readonly by: readonly string[] }
+  | {
+      readonly kind: 'caught';
+      readonly by: readonly string[];
+      /** The first test that failed, with its file: tried first next time. */
+      readonly catcher?: Catcher;
+      readonly ms: number;
+    }
   | { readonly kind: 'survived' }
   | { readonly kind: 'lost'; readonly why: string };
 
@@ -439,6 +516,7 @@ type Verdict =
 async function runRound(
   ctx: VerifyContext,
   round: readonly Counterexample[],
+  firsts: readonly { c: Counterexample; catcher: Catcher }[],
   dir: string,
   cores: number,
   jobs: number,
@@ -446,6 +524,14 @@ async function runRound(
   const exercises = round.map((c) => c.exercise);
   layOutSubmission(ctx.course, round, path.join(dir, 'submission'));
   const sandbox = buildSandbox(path.join(dir, 'submission'), exercises, path.join(dir, 'sandbox'));
+  // The tests that caught these variants last time run first (src/lab/vitest/cheap-first-runner.ts).
+  const catchersFile = path.join(dir, 'run-first.json');
+  const runFirst: Record<string, string[]> = {};
+  for (const { c, catcher } of firsts) {
+    const file = `exercises/${c.exercise.id}/${catcher.file}`;
+    runFirst[file] = [...(runFirst[file] ?? []), catcher.test];
+  }
+  writeFileSync(catchersFile, JSON.stringify(runFirst));
   const run = await runSuites({
     files: testFilesOf(exercises),
     target: { dir: sandbox.dir },
@@ -453,21 +539,46 @@ async function runRound(
     reporter: 'none',
     output: 'capture',
     timeoutMs: SUITE_RUN_LIMIT_MS,
-    env: { TZ: VERIFY_TZ, FORCE_COLOR: '0', NO_COLOR: '1', LAB_STOP_AT_FIRST_FAILURE: '1' },
+    env: {
+      TZ: VERIFY_TZ,
+      FORCE_COLOR: '0',
+      NO_COLOR: '1',
+      // Only whether each exercise fails matters: cheap files and tests first, and an exercise's
+      // remaining tests skipped once one failed (src/lab/vitest/stop-at-first-failure.ts).
+      LAB_STOP_AT_FIRST_FAILURE: '1',
+      LAB_CAUGHT_DIR: path.join(dir, 'caught'),
+      LAB_RUN_FIRST: catchersFile,
+      ...(existsSync(fileCostsPath) ? { LAB_FILE_COSTS: fileCostsPath } : {}),
+    },
+    // Cheapest tests first rather than shuffled: the order decides only how soon a failure comes.
     extraArgs: [
-      ...shuffled(ctx.seed),
       `--maxWorkers=${Math.max(1, Math.floor(cores / jobs))}`,
       `--fsModuleCachePath=${path.join(dir, 'cache')}`,
     ],
   });
   const verdicts = new Map<Counterexample, Verdict>();
   const results = run.results ? resultsByExercise(ctx.course, run.results) : [];
+  // The time the exercise's files took in this run: what catching the counterexample cost.
+  const filesOf = (c: Counterexample) =>
+    (run.results?.files ?? []).filter((f) => f.file.startsWith(`${c.exercise.id}/`));
+  const firstFailure = (c: Counterexample): Catcher | undefined => {
+    for (const f of filesOf(c)) {
+      const test = f.tests.find((t) => t.status === 'failed');
+      if (test) return { file: path.basename(f.file), test: test.name };
+    }
+    return undefined;
+  };
+  const timeSpentOn = (c: Counterexample) =>
+    (run.results?.files ?? [])
+      .filter((f) => f.file.startsWith(`${c.exercise.id}/`))
+      .reduce((sum, f) => sum + f.durationMs, 0);
   for (const c of round) {
     const problem = sandbox.problems.get(c.exercise.id);
     const result = results.find((r) => r.exercise === c.exercise);
     const failing = result?.tests.filter((t) => t.status === 'failed').map((t) => t.name) ?? [];
     if (problem) verdicts.set(c, { kind: 'lost', why: problem });
-    else if (failing.length > 0) verdicts.set(c, { kind: 'caught', by: failing });
+    else if (failing.length > 0)
+      verdicts.set(c, { kind: 'caught', by: failing, catcher: firstFailure(c), ms: timeSpentOn(c) });
     else if (result && result.errors.length === 0 && result.passed > 0) verdicts.set(c, { kind: 'survived' });
     else
       verdicts.set(c, {
