@@ -4,12 +4,14 @@ import { themes as prismThemes } from 'prism-react-renderer';
 import { accessiblePrismTheme } from './src/plugins/accessible-prism';
 import exercisesPlugin from './src/plugins/exercises';
 import keepMermaidLazy from './src/plugins/keep-mermaid-lazy';
+import scrollableTables from './src/plugins/scrollable-tables';
 
 /**
- * Where the course's repository lives; "Edit this page" links point at its docs/ folder.
- * Override with LAB_REPO_URL (e.g. a fork) when building.
+ * Where the course's repository lives, when the build is told (LAB_REPO_URL, e.g. a class's fork):
+ * then every page gets "Edit this page" and the navbar a "Repository" link. The course has no public
+ * home of its own, so without it there are neither: a link to a made-up repository is a broken link.
  */
-const repoUrl = process.env.LAB_REPO_URL ?? 'https://github.com/system-design-lab/system-design-lab';
+const repoUrl = process.env.LAB_REPO_URL?.replace(/\/+$/, '') || undefined;
 
 const config: Config = {
   title: 'System Design Lab',
@@ -62,9 +64,11 @@ const config: Config = {
           sidebarPath: './sidebars.ts',
           // Keep "08-traffic" in doc ids and URLs (/08-traffic): the same name as the exercise folder.
           numberPrefixParser: false,
-          editUrl: `${repoUrl}/edit/main/`,
+          ...(repoUrl ? { editUrl: `${repoUrl}/edit/main/` } : {}),
           // :::production and :::mistake callouts ("In production", "Common mistake").
           admonitions: { keywords: ['production', 'mistake'], extendDefaults: true },
+          // Every table scrolls sideways inside a labelled region a keyboard can reach (phones, axe).
+          rehypePlugins: [scrollableTables],
         },
         blog: false,
         pages: false,
@@ -78,11 +82,29 @@ const config: Config = {
       title: 'System Design Lab',
       items: [
         { type: 'docSidebar', sidebarId: 'course', label: 'Course', position: 'left' },
-        { href: repoUrl, label: 'Repository', position: 'right' },
+        // The guide's first page, not the sidebar's first entry (which sorts Gradescope first).
+        { type: 'doc', docId: 'instructors/index', label: 'Instructors', position: 'left' },
+        ...(repoUrl ? [{ href: repoUrl, label: 'Repository', position: 'right' as const }] : []),
       ],
     },
     footer: {
       style: 'dark',
+      links: [
+        {
+          title: 'Learn',
+          items: [
+            { label: 'Course map', to: '/' },
+            { label: 'Getting started', to: '/00-setup' },
+          ],
+        },
+        {
+          title: 'Teach and maintain',
+          items: [
+            { label: "Instructor's guide: grading", to: '/instructors' },
+            { label: "Maintainers' guide", to: '/maintainers' },
+          ],
+        },
+      ],
       copyright: 'System Design Lab · MIT licensed',
     },
     mermaid: { theme: { light: 'default', dark: 'dark' } },

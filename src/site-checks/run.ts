@@ -7,9 +7,12 @@
  * Serves the build on 127.0.0.1, discovers the pages from its sitemap and, for every page: no console
  * error and no failed request; one mermaid SVG per diagram in the page's source, in light and in dark
  * mode; every ts live block runs, shows console output and re-runs when edited; no serious/critical
- * axe-core violation (both modes); no horizontal scroll at 375 px. Then each simulator responds to
- * one scripted interaction, the search finds three chapters by title, and screenshots go to the
- * (git-ignored) output folder. Exits 1 with a readable list of failures.
+ * axe-core violation (both modes at desktop width, and at 375 px); no horizontal scroll at 375 px;
+ * quiz text shows inline code, never literal backticks; no link to a placeholder repository. Then a
+ * live block running `while (true) {}` is stopped while the tab stays responsive, each simulator
+ * responds to one scripted interaction, the home page leads to the instructor's guide, the search
+ * finds three chapters by title, and screenshots go to the (git-ignored) output folder. Exits 1 with
+ * a readable list of failures.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -202,9 +205,12 @@ async function checkLiveBlocks(page: Page, info: PageInfo) {
   }
 }
 
-async function checkPhoneWidth(page: Page, info: PageInfo) {
+async function checkPhoneWidth(page: Page, info: PageInfo, mode: string) {
   await page.setViewportSize({ width: PHONE_WIDTH, height: 800 });
   await page.waitForTimeout(300);
+  // Content that fits a desktop scrolls sideways on a phone (tables, code, the live editor): every
+  // such region must be reachable by keyboard, which only shows at this width.
+  await checkAxe(page, info, `${mode} mode at ${PHONE_WIDTH} px`);
   const overflow = await page.evaluate(() => {
     const doc = document.documentElement;
     if (doc.scrollWidth <= doc.clientWidth + 1) return null;
@@ -225,6 +231,89 @@ async function checkPhoneWidth(page: Page, info: PageInfo) {
       `scrolls horizontally at ${PHONE_WIDTH} px (page is ${overflow.scrollWidth} px wide; widest: ${overflow.culprits.join(', ')})`,
     );
   await page.setViewportSize(DESKTOP);
+}
+
+/** Quiz prompts and choices are plain strings in MDX: `code` must render as code, not as backticks. */
+async function checkQuizText(page: Page, info: PageInfo) {
+  const literal = await page.locator('[data-quiz-question]').evaluateAll((questions) =>
+    questions
+      .flatMap((q) => [...q.querySelectorAll('legend, label')])
+      .map((el) => el.textContent ?? '')
+      .filter((text) => text.includes('`')),
+  );
+  if (literal.length > 0)
+    fail(info.route, `quiz text shows literal backticks: "${literal[0]?.slice(0, 120)}"`);
+}
+
+/** Without LAB_REPO_URL at build time there is no repository to link to ("Edit this page" included). */
+async function checkLinks(page: Page, info: PageInfo) {
+  if (process.env.LAB_REPO_URL) return;
+  const placeholders = await page
+    .locator('a[href]')
+    .evaluateAll((as) =>
+      as
+        .map((a) => (a as HTMLAnchorElement).href)
+        .filter((href) => /\/edit\/main\/|github\.com\/system-design-lab|\.example\b/.test(href)),
+    );
+  if (placeholders.length > 0)
+    fail(info.route, `links to a repository that does not exist: ${placeholders.slice(0, 2).join(', ')}`);
+}
+
+/**
+ * A live block whose program never yields must be stopped with a message while the page goes on
+ * answering: the program runs in a Web Worker with a time limit (src/components/LiveCode/run.ts).
+ */
+async function checkRunawayLiveBlock(page: Page, origin: string, pages: PageInfo[]) {
+  const host = pages.find((p) => p.liveTs > 0);
+  if (!host) {
+    fail('live code', 'no page has a ts live block to check a runaway program on');
+    return;
+  }
+  const where = `${host.route} live block 1 (while (true) {})`;
+  await page.goto(origin + host.route, { waitUntil: 'networkidle' });
+  const block = page.locator('[data-live-ts]').first();
+  await block.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 15_000 });
+  const runsBefore = Number(await block.getAttribute('data-runs'));
+  const editor = block.locator('[data-live-editor] pre');
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.type('while (true) {}');
+  // Wait for the runaway run to start, then ask the page for a frame while the loop spins.
+  const deadline = Date.now() + 15_000;
+  while (Number(await block.getAttribute('data-runs')) <= runsBefore && Date.now() < deadline)
+    await page.waitForTimeout(100);
+  await page.waitForTimeout(500);
+  const answered = await Promise.race([
+    page.evaluate(() => new Promise<boolean>((resolve) => requestAnimationFrame(() => resolve(true)))),
+    new Promise<boolean>((resolve) => setTimeout(resolve, 1_500, false)),
+  ]);
+  if (!answered)
+    fail(where, 'the tab stopped answering while the loop ran (it must run off the main thread)');
+  try {
+    await block
+      .locator('[data-live-console]', { hasText: /stopped after 2 s: is there a loop that never ends\?/ })
+      .waitFor({ timeout: 15_000 });
+  } catch {
+    fail(where, 'the console never said "stopped after 2 s: is there a loop that never ends?"');
+  }
+  if ((await block.getAttribute('data-status')) !== 'done') fail(where, 'the block still says it is running');
+  // The page goes on working: Reset brings the original program back, and it runs to the end.
+  await block.getByRole('button', { name: 'Reset' }).click();
+  try {
+    await block.locator('[data-ok="true"]').waitFor({ timeout: 15_000 });
+  } catch {
+    fail(where, 'after Reset, the original program did not run to the end');
+  }
+}
+
+/** The instructor's guide is one click from the home page (and from every page's navbar). */
+async function checkInstructorsLink(page: Page, origin: string) {
+  await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
+  const inArticle = await page.locator('article a[href="/instructors"]').count();
+  const inNavbar = await page.locator('.navbar a[href="/instructors"]').count();
+  if (inArticle === 0) fail('/', 'the home page does not link to the instructor’s guide (/instructors)');
+  if (inNavbar === 0) fail('/', 'the navbar has no link to the instructor’s guide (/instructors)');
 }
 
 async function checkPage(page: Page, origin: string, info: PageInfo, watcher: ReturnType<typeof watch>) {
@@ -250,7 +339,9 @@ async function checkPage(page: Page, origin: string, info: PageInfo, watcher: Re
   await setColorMode(page, second);
   await checkMermaid(page, info, second);
   await checkAxe(page, info, second);
-  await checkPhoneWidth(page, info);
+  await checkPhoneWidth(page, info, second);
+  await checkQuizText(page, info);
+  await checkLinks(page, info);
   await page.waitForTimeout(200);
   for (const problem of watcher.take()) fail(info.route, problem);
   notes.push(
@@ -408,6 +499,8 @@ async function main() {
     }
     const all = args.only ? discoverPages(buildDir, path.resolve(args['docs-dir']), root) : pages;
     for (const [name, step] of [
+      ['live code', () => checkRunawayLiveBlock(page, server.origin, all)],
+      ['instructors', () => checkInstructorsLink(page, server.origin)],
       ['simulators', () => checkSimulators(page, server.origin, all)],
       ['search', () => checkSearch(page, server.origin, all)],
       ['screenshots', () => screenshots(page, server.origin, all)],

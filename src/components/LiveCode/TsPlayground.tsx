@@ -81,7 +81,16 @@ export default function TsPlayground({
           </button>
         </span>
       </div>
-      <div className={styles.editor} data-live-editor="">
+      {/* The editor scrolls sideways on a phone. react-live's contentEditable pre is switched off
+          and on while it re-renders, so axe (and a keyboard user, at that moment) can find no
+          focusable element inside: the scrolling region is reachable by itself (WCAG 2.1.1). */}
+      <section
+        className={styles.editor}
+        data-live-editor=""
+        aria-label="Code (editable)"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be keyboard-reachable
+        tabIndex={0}
+      >
         <Editor
           key={editorKey}
           code={code}
@@ -90,7 +99,7 @@ export default function TsPlayground({
           tabMode="focus"
           onChange={setCode}
         />
-      </div>
+      </section>
       <div className={styles.consoleHeader}>
         <span>Console</span>
         <span className={styles.status} data-ok={status.state === 'done' ? String(status.ok) : undefined}>

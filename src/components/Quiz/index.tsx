@@ -25,6 +25,23 @@ export interface QuizProps {
   title?: string;
 }
 
+/**
+ * Quiz text is written as plain strings in MDX props, where Markdown is not parsed: `backticks` would
+ * show literally. Strings get inline code rendered; anything else (JSX) is left as it is.
+ */
+export function inlineCode(text: ReactNode): ReactNode {
+  if (typeof text !== 'string' || !text.includes('`')) return text;
+  const parts = text.split(/(`[^`]+`)/);
+  return parts.map((part, i) =>
+    part.length > 2 && part.startsWith('`') && part.endsWith('`') ? (
+      // biome-ignore lint/suspicious/noArrayIndexKey: a fixed split of a fixed string
+      <code key={i}>{part.slice(1, -1)}</code>
+    ) : (
+      part
+    ),
+  );
+}
+
 function isRight(question: QuizQuestion, picked: ReadonlySet<number>): boolean {
   return question.choices.every((choice, i) => Boolean(choice.correct) === picked.has(i));
 }
@@ -50,7 +67,7 @@ function Question({ question, index }: { question: QuizQuestion; index: number }
   return (
     <fieldset className={styles.question} data-quiz-question={index}>
       <legend className={styles.prompt}>
-        <span className={styles.qnumber}>{index + 1}.</span> {question.prompt}
+        <span className={styles.qnumber}>{index + 1}.</span> {inlineCode(question.prompt)}
         <span className={styles.kind}>{multiple ? ' (choose all that apply)' : ' (choose one)'}</span>
       </legend>
       <ul className={styles.choices}>
@@ -68,13 +85,13 @@ function Question({ question, index }: { question: QuizQuestion; index: number }
                 checked={isPicked}
                 onChange={() => toggle(i)}
               />
-              <label htmlFor={inputId}>{choice.text}</label>
+              <label htmlFor={inputId}>{inlineCode(choice.text)}</label>
               {checked && (isPicked || choice.correct) && (
                 <div className={styles.explanation}>
                   <strong>
                     {choice.correct ? (isPicked ? 'Right. ' : 'You missed this one. ') : 'Not quite. '}
                   </strong>
-                  {choice.explanation}
+                  {inlineCode(choice.explanation)}
                 </div>
               )}
             </li>
