@@ -84,7 +84,8 @@ describe('the home page and the site config', () => {
     const text = JSON.stringify(config);
     expect(text).not.toMatch(/editUrl/);
     expect(text).not.toMatch(/github\.com\/system-design-lab/);
-    const navbar = (config.themeConfig as { navbar: { items: { sidebarId?: string }[] } }).navbar.items;
-    expect(navbar.map((i) => i.sidebarId)).toContain('instructors');
+    const navbar = (config.themeConfig as { navbar: { items: { docId?: string }[] } }).navbar.items;
+    // The guide's own first page (a docSidebar item would open the sidebar's first entry instead).
+    expect(navbar.map((i) => i.docId)).toContain('instructors/index');
   });
 });
