@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { intoRounds, layOutSubmission, readCounterexamples } from '../counterexamples.js';
+import {
+  intoRounds,
+  layOutForTypecheck,
+  layOutSubmission,
+  readCaughtBy,
+  readCounterexamples,
+  writeCaughtBy,
+} from '../counterexamples.js';
 import { loadCourse } from '../course.js';
 
 const roots: string[] = [];
@@ -112,5 +119,45 @@ describe('the counterexample corpus', () => {
     expect(read('impl.ts')).toBe('solution impl of limiter');
     expect(read('other.ts')).toBe('wrong other');
     expect(existsSync(path.join(into, 'exercises/08-traffic/balancer'))).toBe(false);
+  });
+
+  it('lays a variant out for the typecheck with the given files it imports, and nothing else', () => {
+    const course = fakeCourse({
+      ...variant('08-traffic/limiter/a', { 'impl.ts': "import type { Shape } from './types.js';" }),
+      'exercises/08-traffic/limiter/types.ts': "import { unit } from './units';",
+      'exercises/08-traffic/limiter/units.ts': 'export const unit = 1;',
+      'exercises/08-traffic/limiter/serve.ts': "import { limit } from './impl.js';",
+    });
+    const [c] = readCounterexamples(course).counterexamples;
+    const into = path.join(course.root, 'typecheck');
+    layOutForTypecheck(course, c ? [c] : [], into);
+    const dir = path.join(into, '08-traffic/limiter/a');
+    const read = (f: string) => readFileSync(path.join(dir, f), 'utf8');
+    expect(read('impl.ts'), 'the variant’s file').toContain("from './types.js'");
+    expect(read('other.ts'), 'the manifest’s other file, from the solution').toBe(
+      'solution other of limiter',
+    );
+    expect(read('types.ts'), 'a given file the variant imports').toContain('./units');
+    expect(read('units.ts'), 'and what that one imports, extension or not').toBe('export const unit = 1;');
+    expect(existsSync(path.join(dir, 'serve.ts')), 'an entry point nothing imports stays out').toBe(false);
+  });
+
+  it('keeps which test caught each variant, sorted, and rewrites the file only when it changes', () => {
+    const course = fakeCourse({});
+    const exercise = course.exercises.find((e) => e.id === '08-traffic/limiter');
+    if (!exercise) throw new Error('no limiter in the fake course');
+    mkdirSync(path.join(course.root, 'counterexamples/08-traffic/limiter'), { recursive: true });
+    expect(readCaughtBy(course, exercise), 'no file yet').toEqual({});
+    const catchers = {
+      'z-last': { file: 'impl.test.ts', test: 'b > two' },
+      'a-first': { file: 'impl.test.ts', test: 'a > one' },
+    };
+    expect(writeCaughtBy(course, exercise, catchers), 'a new file is a change').toBe(true);
+    expect(writeCaughtBy(course, exercise, { ...catchers }), 'the same catchers are not').toBe(false);
+    const file = path.join(course.root, 'counterexamples/08-traffic/limiter/caught-by.json');
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')))).toEqual(['a-first', 'z-last']);
+    expect(readCaughtBy(course, exercise)).toEqual(catchers);
+    writeFileSync(file, '{ not json');
+    expect(readCaughtBy(course, exercise), 'a broken file only costs time: it reads as empty').toEqual({});
   });
 });
