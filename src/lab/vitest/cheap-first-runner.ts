@@ -10,32 +10,16 @@
  * Before all of them come the tests `LAB_RUN_FIRST` names: those that caught the variant under test
  * last time (verify keeps them in each exercise's `counterexamples/…/caught-by.json`).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type RunnerTask, type RunnerTestFile, TestRunner } from 'vitest';
+import { readJsonObject } from './read-json.js';
 
 type Costs = Record<string, Record<string, number>>;
 
-function readTestCosts(): Costs {
-  const file = process.env.LAB_FILE_COSTS;
-  if (!file) return {};
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { tests?: Costs }).tests ?? {};
-  } catch {
-    return {};
-  }
-}
+const readTestCosts = () => (readJsonObject(process.env.LAB_FILE_COSTS).tests ?? {}) as Costs;
 
 /** `{ "<file from the course root>": ["<describe > test>", …] }`: tests to run before all others. */
-function readRunFirst(): Record<string, string[]> {
-  const file = process.env.LAB_RUN_FIRST;
-  if (!file) return {};
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string[]>;
-  } catch {
-    return {};
-  }
-}
+const readRunFirst = () => readJsonObject(process.env.LAB_RUN_FIRST) as Record<string, string[]>;
 
 function fullName(task: RunnerTask): string {
   const names: string[] = [];

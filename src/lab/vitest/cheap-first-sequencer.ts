@@ -8,20 +8,10 @@
  * after, smallest first; a file `LAB_RUN_FIRST` names comes before all. Sharding is the base
  * sequencer's.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
-
-/** The `files` entry of a costs file, or (`whole`) the file's top-level object. */
-function readCosts(file: string | undefined, whole = false): Record<string, number> {
-  if (!file) return {};
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    return ((whole ? parsed : parsed.files) ?? {}) as Record<string, number>;
-  } catch {
-    return {};
-  }
-}
+import { readJsonObject } from './read-json.js';
 
 function sizeOf(file: string): number {
   try {
@@ -33,9 +23,9 @@ function sizeOf(file: string): number {
 
 export default class CheapFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const costs = readCosts(process.env.LAB_FILE_COSTS);
+    const costs = { ...(readJsonObject(process.env.LAB_FILE_COSTS).files ?? {}) } as Record<string, number>;
     // Files holding a test that caught the variant last time go first (see cheap-first-runner.ts).
-    for (const file of Object.keys(readCosts(process.env.LAB_RUN_FIRST, true))) costs[file] = -1;
+    for (const file of Object.keys(readJsonObject(process.env.LAB_RUN_FIRST))) costs[file] = -1;
     const root = this.ctx.config.root;
     const key = (spec: TestSpecification) => {
       const known = costs[path.relative(root, spec.moduleId).replaceAll('\\', '/')];
