@@ -73,6 +73,7 @@ const SIMULATORS: Record<string, string> = {
   LoadBalancerSimulator: 'load-balancer',
   EventLoopSimulator: 'event-loop',
   CircuitBreakerSimulator: 'circuit-breaker',
+  HitRatioPlayground: 'hit-ratio',
 };
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {

@@ -405,6 +405,22 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       const rejected = Number(await sim.getAttribute('data-rejected'));
       if (!(rejected > 0)) fail(where, 'circuit breaker simulator: an open breaker rejected no calls');
     },
+    'hit-ratio': async (p, where) => {
+      const sim = p.locator('[data-simulator="hit-ratio"]').first();
+      await sim.waitFor({ timeout: 10_000 });
+      const ratio = async () => Number(await sim.getAttribute('data-hit-ratio'));
+      const [skew, size] = [sim.locator('input[type="range"]').nth(0), sim.locator('input[type="range"]').nth(1)];
+      await size.fill('8'); // the largest cache
+      const big = await ratio();
+      await size.fill('0'); // the smallest
+      const small = await ratio();
+      if (!(big > small))
+        fail(where, `hit ratio playground: a 500x bigger cache did not hit more (${small} -> ${big})`);
+      await skew.fill('0'); // uniform popularity
+      const uniform = await ratio();
+      if (!(uniform < small))
+        fail(where, `hit ratio playground: uniform keys did not hit less than Zipf 1 (${small} -> ${uniform})`);
+    },
   };
   for (const [name, script] of Object.entries(scripts)) {
     const host = pages.find((pg) => pg.simulators.includes(name));
