@@ -26,7 +26,14 @@ export interface LagReport {
 export interface LagMonitorOptions {
   /** Report a window when its watched percentile is above this many milliseconds. Finite, > 0. */
   thresholdMs: number;
-  /** Which percentile to compare with the threshold: a number in (0, 100]. Default 99. */
+  /**
+   * Which percentile to compare with the threshold: a number in (0, 100]. Default 99.
+   *
+   * A blocked loop records one sample however long the block, and the histogram's p99 of n samples
+   * is the sample at rank floor(0.99 * n + 0.5): with more than 50 samples in a window (a 1 s window
+   * at 10 ms holds 60 to 100) that is never the largest, so p99 misses a single 250 ms stall. Pass
+   * 100 (the window's max) to catch one-off stalls; 99 catches sustained lag.
+   */
   percentile?: number;
   /** Length of a window in ms: how often the histogram is read and then reset. Integer >= 1. Default 1000. */
   intervalMs?: number;
