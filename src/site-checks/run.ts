@@ -18,7 +18,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { allChapters } from '../course/syllabus.js';
 import { discoverPages, type PageInfo } from './pages.js';
 import { serveBuild } from './server.js';
@@ -359,11 +359,19 @@ async function checkPage(page: Page, origin: string, info: PageInfo, watcher: Re
   );
 }
 
+/**
+ * Waits until a simulator is hydrated: on a busy machine the server-rendered HTML is on screen well
+ * before React attaches, and a slider moved before that changes nothing (`data-hydrated`).
+ */
+async function hydrated(sim: Locator): Promise<void> {
+  await sim.and(sim.page().locator('[data-hydrated]')).waitFor({ timeout: 30_000 });
+}
+
 async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
   const scripts: Record<string, (page: Page, where: string) => Promise<void>> = {
     'load-balancer': async (p, where) => {
       const sim = p.locator('[data-simulator="load-balancer"]').first();
-      await sim.waitFor({ timeout: 10_000 });
+      await hydrated(sim);
       const before = await sim.getAttribute('data-sent');
       await sim.getByRole('button', { name: /send/i }).first().click();
       await p.waitForTimeout(300);
@@ -379,7 +387,7 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
     },
     'event-loop': async (p, where) => {
       const sim = p.locator('[data-simulator="event-loop"]').first();
-      await sim.waitFor({ timeout: 10_000 });
+      await hydrated(sim);
       const before = Number(await sim.getAttribute('data-step'));
       const step = sim.getByRole('button', { name: /^step/i }).first();
       await step.focus();
@@ -392,7 +400,7 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
     },
     'circuit-breaker': async (p, where) => {
       const sim = p.locator('[data-simulator="circuit-breaker"]').first();
-      await sim.waitFor({ timeout: 10_000 });
+      await hydrated(sim);
       await sim.locator('input[type="range"]').first().fill('100');
       const stepOneSecond = sim.getByRole('button', { name: /^step 1 s/i }).first();
       for (let i = 0; i < 3; i++) await stepOneSecond.click();
@@ -407,7 +415,7 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
     },
     'hit-ratio': async (p, where) => {
       const sim = p.locator('[data-simulator="hit-ratio"]').first();
-      await sim.waitFor({ timeout: 10_000 });
+      await hydrated(sim);
       const ratio = async () => Number(await sim.getAttribute('data-hit-ratio'));
       const [skew, size] = [sim.locator('input[type="range"]').nth(0), sim.locator('input[type="range"]').nth(1)];
       await size.fill('8'); // the largest cache

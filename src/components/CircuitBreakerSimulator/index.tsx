@@ -4,6 +4,8 @@
  * fail, time out or be rejected at once, the breaker's state, and how many calls pile up in flight.
  * Pure client-side state, seeded; the first render is deterministic, so it is safe to server-render.
  */
+
+import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
 import {
   BREAKER,
@@ -95,6 +97,8 @@ function Chart({ history }: { history: readonly Column[] }): ReactNode {
 export default function CircuitBreakerSimulator({
   seed: initialSeed = 3,
 }: CircuitBreakerSimulatorProps): ReactNode {
+  /** True once React has hydrated the page: the browser checks wait for it before they interact. */
+  const hydrated = useIsBrowser();
   const id = useId();
   const [seed, setSeed] = useState(initialSeed);
   const [failurePercent, setFailurePercent] = useState(0);
@@ -134,6 +138,7 @@ export default function CircuitBreakerSimulator({
       className={styles.sim}
       aria-label="Circuit breaker simulator"
       data-simulator="circuit-breaker"
+      data-hydrated={hydrated || undefined}
       data-state={breaker ? s.state : 'none'}
       data-now={s.now}
       data-rejected={t.rejected}

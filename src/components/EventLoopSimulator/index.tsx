@@ -4,6 +4,8 @@
  * with the output growing as it goes. Snippets live in ./snippets.ts; the steps are computed by
  * ./engine.ts, deterministically, so the component is safe to server-render.
  */
+
+import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type KeyboardEvent, type ReactNode, useMemo, useState } from 'react';
 import { PHASES, type Snapshot, simulate } from './engine';
 import { findSnippet } from './snippets';
@@ -65,6 +67,8 @@ export default function EventLoopSimulator({
   snippet: snippetId,
   variant: initialVariant = 0,
 }: EventLoopSimulatorProps): ReactNode {
+  /** True once React has hydrated the page: the browser checks wait for it before they interact. */
+  const hydrated = useIsBrowser();
   const snippet = findSnippet(snippetId);
   const [variantIndex, setVariantIndex] = useState(Math.min(initialVariant, snippet.variants.length - 1));
   const variant = snippet.variants[variantIndex]!;
@@ -91,6 +95,7 @@ export default function EventLoopSimulator({
       className={styles.sim}
       aria-label={`Event loop simulator: ${snippet.title}`}
       data-simulator="event-loop"
+      data-hydrated={hydrated || undefined}
       data-snippet={snippet.id}
       data-step={position}
       data-steps={steps.length}

@@ -4,6 +4,8 @@
  * hit-ratio curve of every policy over every cache size. The workload is seeded, so the first render
  * is deterministic and safe to server-render.
  */
+
+import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type ReactNode, useId, useMemo, useState } from 'react';
 import {
   KEYS,
@@ -79,6 +81,8 @@ export default function HitRatioPlayground({
   skew: initialSkew = 1,
   seed = 42,
 }: HitRatioPlaygroundProps): ReactNode {
+  /** True once React has hydrated the page: the browser checks wait for it before they interact. */
+  const hydrated = useIsBrowser();
   const id = useId();
   const [skewIndex, setSkewIndex] = useState(() => {
     const i = SKEWS.indexOf(initialSkew as (typeof SKEWS)[number]);
@@ -103,6 +107,7 @@ export default function HitRatioPlayground({
       className={styles.sim}
       aria-label="Hit ratio playground"
       data-simulator="hit-ratio"
+      data-hydrated={hydrated || undefined}
       data-hit-ratio={hitRatio.toFixed(4)}
     >
       <div className={styles.controls}>

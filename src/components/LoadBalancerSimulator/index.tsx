@@ -4,6 +4,8 @@
  * kill and revive backends, and compare what each strategy does to the latency tail. Pure client-side
  * state; the first render is deterministic, so it is safe to server-render.
  */
+
+import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
 import {
   compareStrategies,
@@ -72,6 +74,8 @@ export default function LoadBalancerSimulator({
   strategy: initialStrategy = 'round-robin',
   seed: initialSeed = 42,
 }: LoadBalancerSimulatorProps): ReactNode {
+  /** True once React has hydrated the page: the browser checks wait for it before they interact. */
+  const hydrated = useIsBrowser();
   const id = useId();
   const [strategy, setStrategy] = useState<Strategy>(initialStrategy);
   const [seed, setSeed] = useState(initialSeed);
@@ -113,6 +117,7 @@ export default function LoadBalancerSimulator({
       className={styles.sim}
       aria-label="Load balancing simulator"
       data-simulator="load-balancer"
+      data-hydrated={hydrated || undefined}
       data-sent={s.sent}
       data-tick={s.tick}
       data-strategy={strategy}
