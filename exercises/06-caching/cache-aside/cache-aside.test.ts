@@ -346,7 +346,7 @@ describe('single-flight', () => {
     const load = loaderOf((key) => `value of ${key}`);
     const [a, b] = await within(
       Promise.all([cache.get('a', load), cache.get('b', load)]),
-      2000,
+      4000,
       'a get of another key must not wait for a slow load of "stuck"',
     );
     expect([a, b]).toEqual(['value of a', 'value of b']);
@@ -452,7 +452,7 @@ describe('stale-while-revalidate', () => {
     const refresh = deferred<string>();
     const load = loaderOf(() => refresh.promise);
     expect(
-      await within(cache.get('k', load), 2000, 'a stale read must answer without waiting for the refresh'),
+      await within(cache.get('k', load), 4000, 'a stale read must answer without waiting for the refresh'),
     ).toBe('old');
     expect(load.calls, 'the stale read started a refresh').toEqual(['k']);
 
@@ -542,7 +542,7 @@ describe('stale-while-revalidate', () => {
           const e = await entry('k');
           return e === null || e.missing === true;
         },
-        { timeoutMs: 2000 },
+        { timeoutMs: 4000 },
       );
       expect(
         await cache.get('k', gone),
@@ -645,7 +645,7 @@ describe('delete', () => {
       await waitFor(
         'a get after delete to call its own loader instead of joining the earlier load',
         () => newLoad.calls.length > 0,
-        { timeoutMs: 2000 },
+        { timeoutMs: 4000 },
       );
       if (order === 'the old load finishes first') {
         before.resolve('old');
