@@ -271,6 +271,37 @@ describe('caching proxy: forwarding', () => {
     });
   });
 
+  it('drops hop-by-hop headers both ways, including those Connection names', async () => {
+    const origin = await startOrigin(() => ({
+      headers: {
+        'cache-control': 'max-age=60',
+        connection: 'x-origin-hop',
+        'x-origin-hop': 'for the proxy only',
+        'keep-alive': 'timeout=5',
+        'x-kept': 'end to end',
+      },
+      body: 'ok',
+    }));
+    const { port } = await startProxy(origin.url);
+    for (const label of ['miss', 'hit']) {
+      const reply = await rawExchange(
+        port,
+        'GET /hop HTTP/1.1\r\nHost: x\r\nConnection: close, X-Client-Hop\r\nX-Client-Hop: secret\r\nTE: trailers\r\n\r\n',
+      );
+      const head = reply.split('\r\n\r\n')[0]!.toLowerCase();
+      expect(head, `${label}: end-to-end headers pass`).toContain('x-kept: end to end');
+      expect(head, `${label}: a header the origin's Connection names is not passed on`).not.toContain(
+        'x-origin-hop',
+      );
+      expect(head, `${label}: the origin's Keep-Alive describes its connection, not ours`).not.toContain(
+        'timeout=5',
+      );
+    }
+    const seen = origin.seen[0]!.headers;
+    expect(seen['x-client-hop'], "a header the client's Connection names stops at the proxy").toBeUndefined();
+    expect(seen.te, 'TE is hop-by-hop').toBeUndefined();
+  });
+
   it('passes redirects back instead of following them', async () => {
     const origin = await startOrigin((req) =>
       req.url === '/old' ? { status: 302, headers: { location: '/new' } } : { body: 'the new page' },

@@ -175,14 +175,15 @@ class OriginError extends Error {
  *
  * **What is stored** (RFC 9111 §3): the answer to a `GET` when all hold: status 200; its
  * Cache-Control has neither `no-store` nor `private` (with or without field names); it has
- * `max-age`, `s-maxage` or `no-cache`; its `Vary` is not `*`; the request's Cache-Control has no
- * `no-store`; and the request had no `Authorization`, unless the response has `public`, `s-maxage`
+ * `max-age`, `s-maxage` or `no-cache`; its `Vary` does not list `*`; the request's Cache-Control
+ * has no `no-store`; and the request had no `Authorization`, unless the response has `public`, `s-maxage`
  * or `must-revalidate` (§3.5). Such a stored response then serves any request that matches it,
  * with or without Authorization. No `Expires`, no heuristic freshness.
  *
  * **Which entry a request may use** (§4.1): one stored for the same path and query whose `Vary`d
- * request headers (names case-insensitive) have the same values in this request as in the one that
- * stored it (an absent header matches only an absent one; values compared exactly, after trimming).
+ * request headers (names case-insensitive; every name listed, on one `Vary` line or several) have
+ * the same values in this request as in the one that stored it (an absent header matches only an
+ * absent one; values compared exactly, after trimming).
  * Several variants of one URL are stored side by side, each an entry. When there are more than
  * `maxEntries`, the least recently used entry (stored or served) goes.
  *
