@@ -54,7 +54,10 @@ export interface TwoLevelCacheOptions {
   readonly l1: {
     /** The most entries L1 keeps (least recently used go first): a positive integer. */
     readonly maxEntries: number;
-    /** How long a value stays in L1 after it was put there, in ms: a positive finite number. */
+    /**
+     * How long a value stays in L1, in ms: a positive finite number. A value put there at time t
+     * (on `clock`) is served before t + ttlMs, and not from then on.
+     */
     readonly ttlMs: number;
   };
   /** The TTL of L2 entries (and tombstones), in whole milliseconds: a positive integer. */
@@ -112,7 +115,7 @@ export interface TwoLevelCache<V> {
    * When the L2 write fails: rejects with Redis' error, publishes nothing, and this instance's L1
    * drops `key` (whether the write reached Redis is unknown); the new value is not put into L1.
    * @throws {TypeError} (as a rejection) when `value` has no JSON text (undefined, a function), and
-   *   `JSON.stringify`'s own TypeErrors (a BigInt, a cycle); nothing is written
+   *   `JSON.stringify`'s own TypeErrors (a BigInt, a cycle); nothing is written or published
    * @throws {CacheClosedError} (as a rejection) after {@link close}
    */
   set(key: string, value: V): Promise<void>;
@@ -128,9 +131,10 @@ export interface TwoLevelCache<V> {
 
   /**
    * Stops listening: removes every listener the cache added to the subscriber, unsubscribes from
-   * `channel` (and no other channel), and empties L1. Resolves even when Redis is away (the
-   * subscription then ends with the connection); a second call does nothing. Does not close the
-   * connections. Afterwards, get, set and delete reject with {@link CacheClosedError}.
+   * `channel` (and no other channel), and empties L1. Resolves even when the UNSUBSCRIBE fails
+   * because Redis is away (the subscription then ends with the connection); a second call does
+   * nothing. Does not close the connections. Afterwards, get, set and delete reject with
+   * {@link CacheClosedError}.
    */
   close(): Promise<void>;
 }

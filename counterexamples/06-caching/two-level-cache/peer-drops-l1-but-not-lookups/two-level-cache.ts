@@ -55,7 +55,10 @@ export interface TwoLevelCacheOptions {
   readonly l1: {
     /** The most entries L1 keeps (least recently used go first): a positive integer. */
     readonly maxEntries: number;
-    /** How long a value stays in L1 after it was put there, in ms: a positive finite number. */
+    /**
+     * How long a value stays in L1, in ms: a positive finite number. A value put there at time t
+     * (on `clock`) is served before t + ttlMs, and not from then on.
+     */
     readonly ttlMs: number;
   };
   /** The TTL of L2 entries (and tombstones), in whole milliseconds: a positive integer. */
@@ -113,7 +116,7 @@ export interface TwoLevelCache<V> {
    * When the L2 write fails: rejects with Redis' error, publishes nothing, and this instance's L1
    * drops `key` (whether the write reached Redis is unknown); the new value is not put into L1.
    * @throws {TypeError} (as a rejection) when `value` has no JSON text (undefined, a function), and
-   *   `JSON.stringify`'s own TypeErrors (a BigInt, a cycle); nothing is written
+   *   `JSON.stringify`'s own TypeErrors (a BigInt, a cycle); nothing is written or published
    * @throws {CacheClosedError} (as a rejection) after {@link close}
    */
   set(key: string, value: V): Promise<void>;
@@ -129,9 +132,10 @@ export interface TwoLevelCache<V> {
 
   /**
    * Stops listening: removes every listener the cache added to the subscriber, unsubscribes from
-   * `channel` (and no other channel), and empties L1. Resolves even when Redis is away (the
-   * subscription then ends with the connection); a second call does nothing. Does not close the
-   * connections. Afterwards, get, set and delete reject with {@link CacheClosedError}.
+   * `channel` (and no other channel), and empties L1. Resolves even when the UNSUBSCRIBE fails
+   * because Redis is away (the subscription then ends with the connection); a second call does
+   * nothing. Does not close the connections. Afterwards, get, set and delete reject with
+   * {@link CacheClosedError}.
    */
   close(): Promise<void>;
 }
@@ -176,7 +180,9 @@ export async function createTwoLevelCache<V>(options: TwoLevelCacheOptions): Pro
 }
 
 // One script per write, so that checking, writing, expiring and publishing happen as one step:
-// nothing can come between them, and a write that fails publishes nothing.
+// nothing can come between them, and a write that fails publishes nothing. EVAL sends the script
+// every time (a few hundred bytes); ioredis' defineCommand would send its SHA instead, but it adds
+// methods to the caller's connection.
 const SCRIPTS = {
   /** KEYS: entry. ARGV: JSON, ttl ms, channel, origin, key. Returns the new version. */
   set: `
@@ -205,11 +211,8 @@ interface Claim {
   void: boolean;
 }
 
-/** A lookup that gets of one key share: its claim, and the JSON text it resolves (undefined: none). */
-interface Lookup {
-  readonly claim: Claim;
-  readonly json: Promise<string | undefined>;
-}
+/** A lookup that gets of one key share: the JSON text it found or loaded (undefined: none). */
+type Lookup = Promise<string | undefined>;
 
 class RedisBackedTwoLevelCache<V> implements TwoLevelCache<V> {
   readonly instanceId: string;
@@ -243,7 +246,7 @@ class RedisBackedTwoLevelCache<V> implements TwoLevelCache<V> {
 
   async get(key: string, loader?: Loader<V>): Promise<V | undefined> {
     this.#assertOpen();
-    const json = this.#l1.get(key) ?? (await (this.#lookups.get(key) ?? this.#startLookup(key, loader)).json);
+    const json = this.#l1.get(key) ?? (await (this.#lookups.get(key) ?? this.#startLookup(key, loader)));
     return json === undefined ? undefined : (JSON.parse(json) as V);
   }
 
@@ -294,13 +297,10 @@ class RedisBackedTwoLevelCache<V> implements TwoLevelCache<V> {
 
   #startLookup(key: string, loader: Loader<V> | undefined): Lookup {
     const claim = this.#claim(key);
-    const lookup: Lookup = {
-      claim,
-      json: this.#lookUp(key, loader, claim).finally(() => {
-        this.#release(key, claim);
-        if (this.#lookups.get(key) === lookup) this.#lookups.delete(key); // not a newer lookup's place
-      }),
-    };
+    const lookup: Lookup = this.#lookUp(key, loader, claim).finally(() => {
+      this.#release(key, claim);
+      if (this.#lookups.get(key) === lookup) this.#lookups.delete(key); // not a newer lookup's place
+    });
     this.#lookups.set(key, lookup);
     return lookup;
   }
