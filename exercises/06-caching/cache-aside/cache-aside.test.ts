@@ -512,12 +512,13 @@ describe('stale-while-revalidate', () => {
     const stored = await entry('k');
     clock.advance(SECOND);
     const failure = new Error('refresh failed');
-    const failing = loaderOf(async () => {
-      throw failure;
-    });
-    expect(await cache.get('k', failing)).toBe('old');
+    const refresh = deferred<string>();
+    const failing = loaderOf(() => refresh.promise);
+    for (let i = 0; i < 3; i++) expect(await cache.get('k', failing)).toBe('old');
+    refresh.reject(failure);
     await waitFor('the failed refresh to be reported', () => errors.length > 0);
-    expect(errors, 'reported to onError as a refresh of the key').toEqual([
+    await cache.get('other', async () => 'x'); // time for any further report to arrive
+    expect(errors, 'reported to onError once, as a refresh of the key').toEqual([
       { error: failure, stage: 'refresh', key: 'k' },
     ]);
     expect(await entry('k'), 'the stale entry is left as it was').toEqual(stored);
@@ -633,7 +634,8 @@ describe('delete', () => {
 
   for (const order of ['the old load finishes first', 'the new load finishes first']) {
     it(`a load that started before delete never writes, and later gets do not join it (${order})`, async () => {
-      const { cache, entry } = setup();
+      const { client, commands } = await recordedClient();
+      const { cache, entry } = setup({ redis: client });
       const before = deferred<string>();
       const after = deferred<string>();
       const oldLoad = loaderOf(() => before.promise);
@@ -650,7 +652,16 @@ describe('delete', () => {
       if (order === 'the old load finishes first') {
         before.resolve('old');
         expect(await early, 'the waiters of the old load still get its answer').toBe('old');
+        commands.length = 0;
+        const third = loaderOf(() => 'third');
+        const joining = cache.get('k', third); // the lookup started after the delete is still under way
         after.resolve('new');
+        expect(await joining, 'a get during the newer lookup joins it').toBe('new');
+        expect(third.calls).toEqual([]);
+        expect(
+          commands,
+          'the old lookup, when it ended, must not have unregistered the newer one: no second read',
+        ).toEqual(['SET']);
       } else {
         after.resolve('new');
         await late;
@@ -695,6 +706,7 @@ describe('entries that are not envelopes', () => {
       '{"value":1}',
       '{"freshUntil":1,"staleUntil":2}',
       '{"value":1,"freshUntil":"soon","staleUntil":2}',
+      'x'.repeat(300),
     ];
     for (const [i, stored] of junk.entries()) {
       await admin.set(`${prefix}junk${i}`, stored);
@@ -710,6 +722,10 @@ describe('entries that are not envelopes', () => {
       expect(error).toBeInstanceOf(BadEntryError);
       expect((error as BadEntryError).code).toBe('CACHE_BAD_ENTRY');
     }
+    const stored = errors.map((e) => [(e.error as BadEntryError).key, (e.error as BadEntryError).stored]);
+    expect(stored, 'each error names the key and the first 100 characters stored').toEqual(
+      junk.map((text, i) => [`junk${i}`, text.slice(0, 100)]),
+    );
   });
 
   it('treats a failed read (a key of the wrong type) as a miss, reports it, and answers from the loader', async () => {

@@ -122,8 +122,8 @@ export interface CacheAside<V> {
    *   without waiting for the loader, and starts a background refresh (`loader(key)`, then a write as
    *   on a miss) unless a load of this key is already running in this cache: however many stale reads
    *   come in, one load runs at a time. A refresh that rejects leaves the stale entry as it is, counts
-   *   in `loadErrors`, is reported to `onError` as `'refresh'` and is never an unhandled rejection;
-   *   the next stale read starts a new one.
+   *   in `loadErrors`, is reported to `onError` as `'refresh'` once (however many stale reads found
+   *   it running) and is never an unhandled rejection; the next stale read starts a new one.
    * - **Miss** (no entry; an entry past `staleUntil`, or a "missing" past `freshUntil`; an entry
    *   that is not a valid envelope; a failed Redis read): calls `loader(key)` and waits for it. At
    *   most one load of a key runs in this cache at a time: a miss while a background refresh of the
