@@ -154,6 +154,7 @@ describe('matchesIfNoneMatch', () => {
     ['* after our tag', '"abc123", *'],
     ['a lowercase w/', 'w/"abc123"'],
     ['a space after W/', 'W/ "abc123"'],
+    ['a space inside the quotes of another tag', '"a b", "abc123"'],
     ['a missing closing quote', '"abc123'],
     ['a missing opening quote', 'abc123"'],
     ['W/ alone', 'W/'],
@@ -231,7 +232,7 @@ describe('cacheable: 200, ETag and 304', () => {
   });
 
   it('answers 304 to a weak copy of the tag, to the tag anywhere in a list, and to *', async () => {
-    const page = await startPage();
+    const page = await startPage({ validator: async () => 'report-v1' });
     const etag = strongETag('report-v1');
     for (const header of [`W/${etag}`, `"v0", ${etag}, "v9"`, '*']) {
       const res = await get(page.url, { 'if-none-match': header });
@@ -381,7 +382,7 @@ describe('cacheable: Last-Modified and If-Modified-Since', () => {
   });
 
   it('answers 304 without render when If-Modified-Since is the Last-Modified it sent', async () => {
-    const page = await withDate();
+    const page = await startPage({ lastModified: async () => modified });
     const lastModified = (await get(page.url)).headers.get('last-modified')!;
     const res = await get(page.url, { 'if-modified-since': lastModified });
     expect(res.status, 'HTTP dates have no milliseconds: compare whole seconds').toBe(304);

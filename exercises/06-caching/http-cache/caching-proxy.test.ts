@@ -192,6 +192,13 @@ describe('parseCacheControl', () => {
     expect(cc.get('private')).toBe('set-cookie, x-a');
     expect(cc.get('max-age')).toBe('60');
     expect(cc.size, 'two directives, not three').toBe(2);
+    const escaped = parseCacheControl('x-ext="a\\",b", max-age=60');
+    expect(escaped.get('x-ext'), 'an escaped quote does not end the quoted string').toBe('a",b');
+    expect(escaped.get('max-age')).toBe('60');
+  });
+
+  it('trims spaces around the = of a directive', () => {
+    expect(parseCacheControl('max-age = 60').get('max-age')).toBe('60');
   });
 
   it('keeps the first occurrence of a repeated directive', () => {
@@ -200,7 +207,7 @@ describe('parseCacheControl', () => {
   });
 
   it('keeps unknown directives and unvalidated arguments, and skips empty elements', () => {
-    const cc = parseCacheControl(',, max-age=abc ,, x-unknown, stale-while-revalidate=30,');
+    const cc = parseCacheControl(',, max-age=abc ,, x-unknown, =5, stale-while-revalidate=30,');
     expect([...cc]).toEqual([
       ['max-age', 'abc'],
       ['x-unknown', true],
@@ -241,6 +248,7 @@ describe('caching proxy: options', () => {
       );
     }
     expect(() => createCachingProxy({ origin: new URL('http://127.0.0.1:9'), maxEntries: 1 })).not.toThrow();
+    expect(() => createCachingProxy({ origin: 'https://cdn-origin.example', maxEntries: 1 })).not.toThrow();
   });
 });
 
@@ -454,7 +462,9 @@ describe('caching proxy: what is stored', () => {
 
   it('stores a no-cache response and revalidates it before every use', async () => {
     const etag = '"nc-1"';
-    const origin = await startOrigin(withETag(etag, { 'cache-control': 'no-cache' }, 'the body'));
+    const origin = await startOrigin(
+      withETag(etag, { 'cache-control': 'no-cache, max-age=600' }, 'the body'),
+    );
     const { url } = await startProxy(origin.url);
     const first = await get(`${url}/nc`);
     expect(first.cache.stored, 'no-cache means "store, but ask before using", not "do not store"').toBe(true);
@@ -620,6 +630,23 @@ describe('caching proxy: eviction', () => {
     );
     expect((await get(`${url}/b`)).cache.hit, '/b was evicted').toBeUndefined();
     expect(origin.count('/a')).toBe(1);
+  });
+});
+
+describe('caching proxy: eviction counts variants', () => {
+  it('counts each variant of a URL as an entry', async () => {
+    const origin = await startOrigin((req) => ({
+      headers: { 'cache-control': 'max-age=600', vary: 'accept-language' },
+      body: `${req.headers['accept-language']}`,
+    }));
+    const { url } = await startProxy(origin.url, { maxEntries: 2 });
+    for (const language of ['en', 'fr', 'de']) await get(`${url}/v`, { 'accept-language': language });
+    const en = await get(`${url}/v`, { 'accept-language': 'en' });
+    expect(
+      en.cache.hit,
+      'three variants of one URL do not fit in maxEntries=2: en, the oldest, went',
+    ).toBeUndefined();
+    expect((await get(`${url}/v`, { 'accept-language': 'de' })).cache.hit).toBe(true);
   });
 });
 

@@ -45,7 +45,8 @@ export type CacheControl = ReadonlyMap<string, string | true>;
  * Parses a `Cache-Control` field value (RFC 9111 §5.2) into its directives.
  *
  * - Directives are separated by commas; commas inside a quoted argument do not separate
- *   (`private="set-cookie, x-a"` is one directive). Empty elements are skipped.
+ *   (`private="set-cookie, x-a"` is one directive). Empty elements, and elements without a name
+ *   (`=5`), are skipped.
  * - Names are compared case-insensitively, so they are returned in lowercase; spaces and tabs
  *   around names and arguments are trimmed.
  * - An argument may be a token (`max-age=60`) or a quoted string (`max-age="60"`), returned
@@ -110,7 +111,7 @@ export function parseCacheControl(value: string | null | undefined): Map<string,
  *   stored 200 is served with `Age` and `Cache-Status: <name>; fwd=stale; fwd-status=304; stored`.
  *   Any other answer is passed back with `Cache-Status: <name>; fwd=stale; fwd-status=<status>`
  *   (plus `; stored` when it was a storable 200), and replaces the entry: stored if storable, else
- *   the entry is removed, except after an error status, which leaves the entry in place.
+ *   the entry is removed, except after a 5xx status, which leaves the entry in place.
  * - `no-cache`, `must-revalidate` and `proxy-revalidate` forbid serving stale (§4.2.4): with any of
  *   them, stale-while-revalidate and stale-if-error are ignored. (`s-maxage` does not: the common
  *   CDN idiom `s-maxage=1, stale-while-revalidate=59` depends on it.)
@@ -132,8 +133,8 @@ export function parseCacheControl(value: string | null | undefined): Map<string,
  *
  * **Conditional GETs from clients**: the client's If-None-Match and If-Modified-Since are not sent
  * to origin (the proxy wants a full 200 it can store). When the GET's answer would be a 200 whose
- * ETag the client's If-None-Match matches (`matchesIfNoneMatch` from `./cache-headers.js`), it is a 304 without a body
- * instead, with the same headers.
+ * ETag the client's If-None-Match matches (`matchesIfNoneMatch` from `./cache-headers.js`), it is
+ * a 304 without a body instead, with the same headers.
  *
  * @throws {TypeError} naming the option and value, when `origin` is not an http(s) URL without
  *   path, query or fragment, or `name` is not a token

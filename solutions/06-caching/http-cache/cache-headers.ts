@@ -81,7 +81,6 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
   if (value === '*') return true;
   const wanted = opaque(etag);
   let matched = false;
-  let sawTag = false;
   let i = 0;
   const skipSpaces = () => {
     while (value[i] === ' ' || value[i] === '\t') i++;
@@ -92,19 +91,17 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
       i++; // an empty list element
       continue;
     }
-    if (i >= value.length) break;
-    const start = i;
+    const start = i; // the value is trimmed, so an element starts here
     if (value.startsWith('W/', i)) i += 2;
     if (value[i] !== '"') return false;
     const close = value.indexOf('"', i + 1);
     if (close < 0 || !ETAGC.test(value.slice(i + 1, close))) return false;
     i = close + 1;
-    sawTag = true;
     if (opaque(value.slice(start, i)) === wanted) matched = true;
     skipSpaces();
     if (i < value.length && value[i] !== ',') return false;
   }
-  return sawTag && matched;
+  return matched;
 }
 
 /**
@@ -188,10 +185,9 @@ export function cacheable(options: CacheableOptions): RequestListener {
 function notModified(req: IncomingMessage, etag: string, modified: Date | undefined): boolean {
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined) return matchesIfNoneMatch(ifNoneMatch, etag);
-  const ifModifiedSince = req.headers['if-modified-since'];
-  if (ifModifiedSince === undefined || modified === undefined) return false;
-  const since = Date.parse(ifModifiedSince);
-  if (Number.isNaN(since)) return false;
+  if (modified === undefined) return false;
+  // Date.parse gives NaN for a missing or unreadable date, and every comparison with NaN is false.
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
   return Math.floor(modified.getTime() / 1000) * 1000 <= since;
 }
 

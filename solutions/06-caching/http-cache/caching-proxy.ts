@@ -46,7 +46,8 @@ export type CacheControl = ReadonlyMap<string, string | true>;
  * Parses a `Cache-Control` field value (RFC 9111 §5.2) into its directives.
  *
  * - Directives are separated by commas; commas inside a quoted argument do not separate
- *   (`private="set-cookie, x-a"` is one directive). Empty elements are skipped.
+ *   (`private="set-cookie, x-a"` is one directive). Empty elements, and elements without a name
+ *   (`=5`), are skipped.
  * - Names are compared case-insensitively, so they are returned in lowercase; spaces and tabs
  *   around names and arguments are trimmed.
  * - An argument may be a token (`max-age=60`) or a quoted string (`max-age="60"`), returned
@@ -83,7 +84,7 @@ function splitOutsideQuotes(value: string): string[] {
     }
   }
   parts.push(value.slice(start));
-  return parts.map((p) => p.trim()).filter((p) => p !== '');
+  return parts;
 }
 
 function unquote(argument: string): string {
@@ -208,7 +209,7 @@ class OriginError extends Error {
  *   stored 200 is served with `Age` and `Cache-Status: <name>; fwd=stale; fwd-status=304; stored`.
  *   Any other answer is passed back with `Cache-Status: <name>; fwd=stale; fwd-status=<status>`
  *   (plus `; stored` when it was a storable 200), and replaces the entry: stored if storable, else
- *   the entry is removed, except after an error status, which leaves the entry in place.
+ *   the entry is removed, except after a 5xx status, which leaves the entry in place.
  * - `no-cache`, `must-revalidate` and `proxy-revalidate` forbid serving stale (§4.2.4): with any of
  *   them, stale-while-revalidate and stale-if-error are ignored. (`s-maxage` does not: the common
  *   CDN idiom `s-maxage=1, stale-while-revalidate=59` depends on it.)
@@ -230,8 +231,8 @@ class OriginError extends Error {
  *
  * **Conditional GETs from clients**: the client's If-None-Match and If-Modified-Since are not sent
  * to origin (the proxy wants a full 200 it can store). When the GET's answer would be a 200 whose
- * ETag the client's If-None-Match matches (`matchesIfNoneMatch` from `./cache-headers.js`), it is a 304 without a body
- * instead, with the same headers.
+ * ETag the client's If-None-Match matches (`matchesIfNoneMatch` from `./cache-headers.js`), it is
+ * a 304 without a body instead, with the same headers.
  *
  * @throws {TypeError} naming the option and value, when `origin` is not an http(s) URL without
  *   path, query or fragment, or `name` is not a token
@@ -255,10 +256,11 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
   const entries = new Map<string, Entry>();
   /** Keys of the entries of each path, for the Vary lookup and for invalidation. */
   const byPath = new Map<string, Set<string>>();
-  /** Background revalidations in flight, by entry key. */
-  const revalidating = new Map<string, Promise<void>>();
+  /** Keys of the entries whose background revalidation is in flight. */
+  const revalidating = new Set<string>();
 
-  const status = (...params: string[]) => [name, ...params].join('; ');
+  /** A Cache-Status value (RFC 9211): this cache's name, then the parameters. */
+  const cacheStatus = (...params: string[]) => [name, ...params].join('; ');
 
   return (req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -282,10 +284,10 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
     if (!entry) return miss(req, res, url, target);
     touch(entry);
     const now = clock.now();
-    if (isFresh(entry, now)) return serveStored(req, res, entry, status('hit'));
+    if (isFresh(entry, now)) return serveStored(req, res, entry, cacheStatus('hit'));
     if (staleWithin(entry, now, 'stale-while-revalidate')) {
       revalidateInBackground(entry, url, req.headers);
-      return serveStored(req, res, entry, status('hit', 'detail=stale-while-revalidate'));
+      return serveStored(req, res, entry, cacheStatus('hit', 'detail=stale-while-revalidate'));
     }
     return revalidate(req, res, entry, url);
   }
@@ -295,12 +297,17 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
     try {
       answer = await ask(url, 'GET', forwardHeaders(req.headers, true));
     } catch (error) {
-      return sendOriginError(res, error, status('fwd=miss'));
+      return sendOriginError(res, error, cacheStatus('fwd=miss'));
     }
     const stored = store(req.headers, path, answer);
-    send(req, res, answer.status, answer.headers, answer.body, [
-      status('fwd=miss', `fwd-status=${answer.status}`, ...(stored ? ['stored'] : [])),
-    ]);
+    send(
+      req,
+      res,
+      answer.status,
+      answer.headers,
+      answer.body,
+      cacheStatus('fwd=miss', ...forwarded(answer, stored)),
+    );
   }
 
   async function revalidate(req: IncomingMessage, res: ServerResponse, entry: Entry, url: string) {
@@ -311,30 +318,36 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
       answer = await ask(url, 'GET', headers);
     } catch (error) {
       if (staleWithin(entry, clock.now(), 'stale-if-error')) {
-        return serveStored(req, res, entry, status('fwd=stale', 'detail=stale-if-error'));
+        return serveStored(req, res, entry, cacheStatus('fwd=stale', 'detail=stale-if-error'));
       }
-      return sendOriginError(res, error, status('fwd=stale'));
+      return sendOriginError(res, error, cacheStatus('fwd=stale'));
     }
     if (answer.status === 304 && entry.etag) {
       refresh(entry, answer);
-      return serveStored(req, res, entry, status('fwd=stale', 'fwd-status=304', 'stored'));
+      return serveStored(req, res, entry, cacheStatus('fwd=stale', 'fwd-status=304', 'stored'));
     }
     if (ERROR_STATUSES.has(answer.status) && staleWithin(entry, clock.now(), 'stale-if-error')) {
       const params = [`fwd-status=${answer.status}`, 'detail=stale-if-error'];
-      return serveStored(req, res, entry, status('fwd=stale', ...params));
+      return serveStored(req, res, entry, cacheStatus('fwd=stale', ...params));
     }
-    if (answer.status < 500) remove(entry);
+    if (answer.status < 500) remove(entry); // a 5xx says nothing about the resource: keep the entry
     const stored = store(req.headers, entry.path, answer);
-    send(req, res, answer.status, answer.headers, answer.body, [
-      status('fwd=stale', `fwd-status=${answer.status}`, ...(stored ? ['stored'] : [])),
-    ]);
+    send(
+      req,
+      res,
+      answer.status,
+      answer.headers,
+      answer.body,
+      cacheStatus('fwd=stale', ...forwarded(answer, stored)),
+    );
   }
 
   function revalidateInBackground(entry: Entry, url: string, requestHeaders: IncomingHttpHeaders): void {
     if (revalidating.has(entry.key)) return;
     const headers = forwardHeaders(requestHeaders, true);
     if (entry.etag) headers.push(['if-none-match', entry.etag]);
-    const run = ask(url, 'GET', headers)
+    revalidating.add(entry.key);
+    ask(url, 'GET', headers)
       .then((answer) => {
         if (answer.status === 304 && entry.etag) refresh(entry, answer);
         else if (answer.status === 200) {
@@ -346,7 +359,6 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
         // The stale entry stays; the next stale request may try again.
       })
       .finally(() => revalidating.delete(entry.key));
-    revalidating.set(entry.key, run);
   }
 
   async function bypass(req: IncomingMessage, res: ServerResponse, url: string, path: string) {
@@ -358,12 +370,17 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
     try {
       answer = await ask(url, method, forwardHeaders(req.headers, false), body);
     } catch (error) {
-      return sendOriginError(res, error, status('fwd=method'));
+      return sendOriginError(res, error, cacheStatus('fwd=method'));
     }
     if (!SAFE_METHODS.has(method) && answer.status >= 200 && answer.status < 400) invalidate(path);
-    send(req, res, answer.status, answer.headers, answer.body, [
-      status('fwd=method', `fwd-status=${answer.status}`),
-    ]);
+    send(
+      req,
+      res,
+      answer.status,
+      answer.headers,
+      answer.body,
+      cacheStatus('fwd=method', ...forwarded(answer, false)),
+    );
   }
 
   // ----- the store -------------------------------------------------------------------------------
@@ -487,19 +504,21 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
     }
   }
 
-  function serveStored(req: IncomingMessage, res: ServerResponse, entry: Entry, cacheStatus: string): void {
+  /** Sends a stored entry as a 200, with its current Age in whole seconds, rounded down. */
+  function serveStored(req: IncomingMessage, res: ServerResponse, entry: Entry, status: string): void {
     const headers = entry.headers.filter(([h]) => h !== 'age');
     headers.push(['age', String(Math.floor(ageMs(entry, clock.now()) / 1000))]);
-    send(req, res, 200, headers, entry.body, [cacheStatus]);
+    send(req, res, 200, headers, entry.body, status);
   }
 
+  /** Sends an answer, as a 304 when it is a 200 to a GET whose If-None-Match matches its ETag. */
   function send(
     req: IncomingMessage,
     res: ServerResponse,
     code: number,
     headers: HeaderList,
     body: Buffer,
-    cacheStatus: string[],
+    status: string,
   ): void {
     const etag = header(headers, 'etag');
     const notModified =
@@ -508,13 +527,13 @@ export function createCachingProxy(options: CachingProxyOptions): RequestListene
       etag !== undefined &&
       matchesIfNoneMatch(ifNoneMatch(req), etag);
     for (const [h, value] of headers) res.appendHeader(h, value);
-    res.setHeader('cache-status', cacheStatus);
+    res.setHeader('cache-status', status);
     res.statusCode = notModified ? 304 : code;
     res.end(notModified || req.method === 'HEAD' ? undefined : body);
   }
 
-  function sendOriginError(res: ServerResponse, error: unknown, cacheStatus: string): void {
-    res.setHeader('cache-status', cacheStatus);
+  function sendOriginError(res: ServerResponse, error: unknown, status: string): void {
+    res.setHeader('cache-status', status);
     sendPlain(res, error instanceof OriginError ? error.status : 502, String((error as Error).message));
   }
 }
@@ -604,6 +623,11 @@ function responseHeaders(headers: Headers): HeaderList {
     out.push([h, value]);
   }
   return out;
+}
+
+/** The Cache-Status parameters of an answer that came from origin. */
+function forwarded(answer: OriginAnswer, stored: boolean): string[] {
+  return [`fwd-status=${answer.status}`, ...(stored ? ['stored'] : [])];
 }
 
 function sendPlain(res: ServerResponse, code: number, message: string): void {
