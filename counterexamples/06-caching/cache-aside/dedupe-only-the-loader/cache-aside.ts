@@ -139,9 +139,9 @@ export interface CacheAside<V> {
    *   - A loader that rejects or throws: the get rejects with that error, nothing is written, and the
    *     next get of the key calls the loader again.
    * - **Single-flight**: a get of a key while another get of it is under way in this cache joins it
-   *   (its own `loader` is not called): all of them share one Redis command to read, at most one
-   *   loader call and one Redis command to write (`SET` with `PX`, or `DEL`), and settle alike, with
-   *   the loader's value itself or its error. Gets of different keys never wait for each other.
+   *   (its own `loader` is not called): all of them share one Redis `GET`, at most one loader call
+   *   and one Redis command to write (`SET` with `PX`, or `DEL`), and settle alike, with the loader's
+   *   value itself or its error. Gets of different keys never wait for each other.
    * - **Redis trouble never rejects a get**: a failed read is a miss, a failed write still resolves
    *   with the loaded value; both are reported to `onError` (`'read'`, `'write'`).
    * - Every settled get counts once in `hits`, `staleHits` or `misses`.
