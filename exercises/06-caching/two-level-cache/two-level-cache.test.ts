@@ -154,6 +154,18 @@ describe('reading through the levels', () => {
     expect(two, 'callers that share a lookup still get copies of their own').not.toBe(one);
   });
 
+  it('a loader value with no JSON text rejects the get with a TypeError, and nothing is cached', async () => {
+    const [a] = await servers();
+    await expect(
+      a.cache.get('fn', async () => () => 1),
+      'a function is not a value',
+    ).rejects.toThrow(TypeError);
+    expect(await redis.client().exists(entry('fn')), 'nothing written to L2').toBe(0);
+    expect(await a.cache.get('fn', async () => 'fixed'), 'nor kept anywhere: the next get loads again').toBe(
+      'fixed',
+    );
+  });
+
   it('set rejects a value with no JSON text with a TypeError, and writes nothing', async () => {
     const [a] = await servers();
     const listener = await listen();
@@ -229,17 +241,23 @@ describe('single flight', () => {
 });
 
 describe('invalidation across instances', () => {
-  it('a set on A makes B and C drop their L1 copy: their next get reads the new value', async () => {
+  it('a set on A makes B and C drop their L1 copy of that key (and only that key)', async () => {
     const [a, b, c] = await servers();
     await a.cache.set('price', 10);
+    await a.cache.set('stock', 3);
     await Promise.all([b.heard(), c.heard()]);
     expect(await b.cache.get('price')).toBe(10);
     expect(await c.cache.get('price')).toBe(10);
+    expect(await b.cache.get('stock')).toBe(3);
 
     await a.cache.set('price', 12);
     await Promise.all([b.heard(), c.heard()]);
     expect(await b.cache.get('price'), 'B dropped its L1 copy when the invalidation arrived').toBe(12);
     expect(await c.cache.get('price'), 'and so did C (the L1 TTL has not moved)').toBe(12);
+    expect(await read(b, 'stock'), 'an invalidation of "price" leaves "stock" in L1').toEqual({
+      value: 3,
+      commands: [],
+    });
   });
 
   it('a delete on A makes B drop its copy; L2 keeps a tombstone with a new version', async () => {
@@ -460,6 +478,23 @@ describe('races between lookups and invalidations', () => {
     b.tap.release();
     expect(await reading, 'the read itself may answer v1: Redis read it before the set').toBe('v1');
     expect(await b.cache.get('racing-read'), 'but v1 must not stay in L1 after its invalidation').toBe('v2');
+  });
+
+  it("a peer's set that lands after this instance's set wins in this instance's L1 too", async () => {
+    const [a, b] = await servers();
+    b.tap.holding = (name) => name !== 'ping';
+    const writing = b.cache.set('last-writer', 'from B');
+    await expect.poll(() => b.tap.held, { timeout: 5000 }).toBeGreaterThan(0); // B's write is done in Redis
+    b.tap.holding = undefined;
+
+    await a.cache.set('last-writer', 'from A'); // a later write, whose invalidation B hears first
+    await b.heard();
+    b.tap.release();
+    await writing;
+    expect(
+      await b.cache.get('last-writer'),
+      "B must not keep its own, older value after A's invalidation",
+    ).toBe('from A');
   });
 
   it('an invalidation during a load wins even when the fill of L2 fails', async () => {

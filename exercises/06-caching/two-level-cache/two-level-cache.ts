@@ -109,8 +109,9 @@ export interface TwoLevelCache<V> {
   /**
    * Writes `value` for `key`: to L2 (the value, a new version, TTL `l2TtlMs`), then publishes the
    * invalidation so that every other instance drops its L1 copy, and puts the value into this
-   * instance's L1 (so a get here right after is an L1 hit). Resolves when all of it is done.
-   * Lookups of `key` under way on this instance are invalidated (see {@link get}).
+   * instance's L1 (so a get here right after is an L1 hit), unless a peer's invalidation of `key`
+   * arrived while the write was under way (that peer wrote later: its value wins). Resolves when all
+   * of it is done. Lookups of `key` under way on this instance are invalidated (see {@link get}).
    *
    * When the L2 write fails: rejects with Redis' error, publishes nothing, and this instance's L1
    * drops `key` (whether the write reached Redis is unknown); the new value is not put into L1.
