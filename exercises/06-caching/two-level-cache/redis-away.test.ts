@@ -4,6 +4,7 @@ import {
   connection,
   countingLoader,
   defaults,
+  gatedLoader,
   type Instance,
   L1_TTL_MS,
   ManualClock,
@@ -14,6 +15,7 @@ import {
 
 const redis = useRedis();
 const names = useNames();
+const entry = (key: string) => `${names.prefix}${key}`;
 
 const proxies: FaultProxy[] = [];
 afterEach(async () => {
@@ -87,6 +89,22 @@ describe('while Redis is away', () => {
     expect(await b.cache.get('cold', async () => 'loaded again'), 'but L1 has dropped the key').toBe(
       'loaded again',
     );
+  });
+
+  it('when only the L2 read fails, the loader answers; its value goes into L1 but not into L2', async () => {
+    const clock = new ManualClock();
+    const a = await direct(clock);
+    let reads = 0;
+    a.tap.failing = () => reads++ === 0; // the first command (the L2 read) fails, the rest get through
+    const { calls, loader } = countingLoader(() => 'loaded');
+    expect(await a.cache.get('k', loader)).toBe('loaded');
+    a.tap.failing = undefined;
+    expect(
+      await redis.client().exists(entry('k')),
+      'without the version a read returns, a fill could not be conditional: L2 is not written',
+    ).toBe(0);
+    expect(await a.cache.get('k', loader), 'the value is in L1').toBe('loaded');
+    expect(calls.length).toBe(1);
   });
 
   it('what L1 serves while Redis is away is at most l1.ttlMs old', async () => {
@@ -206,6 +224,22 @@ describe('when the subscriber comes back', () => {
 
     flaky.comeBack();
     await eventually(b, 'price', 12, 'B to drop L1 once it is subscribed again');
+  });
+
+  it('a load that L2 refuses as too late stays out of L1, even when its invalidation was lost', async () => {
+    const clock = new ManualClock();
+    const a = await direct(clock);
+    const flaky = await withFlakySubscriber(clock);
+    const b = flaky.instance;
+    const slow = gatedLoader<string>();
+    const load = b.cache.get('late', slow.loader);
+    await slow.called;
+
+    await flaky.drop();
+    await a.cache.set('late', 'new'); // B does not hear it, but L2's version moves on
+    slow.answer('old');
+    expect(await load).toBe('old');
+    expect(await b.cache.get('late'), "L2 refused the late fill: B's L1 must not keep it either").toBe('new');
   });
 
   it('a lookup under way while the subscriber was away does not fill L1 after it is back', async () => {

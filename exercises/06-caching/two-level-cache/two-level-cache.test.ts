@@ -497,6 +497,29 @@ describe('races between lookups and invalidations', () => {
     ).toBe('from A');
   });
 
+  it("a lookup that an invalidation replaced does not take its successor's place when it ends", async () => {
+    const [a, b] = await servers();
+    const first = gatedLoader<string>();
+    const old = b.cache.get('relay', first.loader);
+    await first.called;
+    await a.cache.delete('relay');
+    await b.heard(); // the next get of "relay" on B starts a lookup of its own
+    const second = gatedLoader<string>();
+    const fresh = b.cache.get('relay', second.loader);
+    await second.called;
+
+    first.answer('old');
+    expect(await old).toBe('old');
+    const third = countingLoader(() => 'third');
+    const joining = b.cache.get('relay', third.loader);
+    second.answer('new');
+    expect(await fresh).toBe('new');
+    expect(await joining, 'a get during the second lookup shares it, even after the first one ended').toBe(
+      'new',
+    );
+    expect(third.calls, 'no third load').toEqual([]);
+  });
+
   it('an invalidation during a load wins even when the fill of L2 fails', async () => {
     const [a, b] = await servers();
     const slow = gatedLoader<string>();
@@ -533,6 +556,21 @@ describe('races between lookups and invalidations', () => {
 });
 
 describe('L2 entries', () => {
+  it('after a delete, the next load fills both levels again (the tombstone is no obstacle)', async () => {
+    const [a, b] = await servers();
+    await a.cache.set('reborn', 'v1');
+    await a.cache.delete('reborn');
+    const { calls, loader } = countingLoader(() => 'v2');
+    expect(await a.cache.get('reborn', loader)).toBe('v2');
+    expect(await redis.client().hgetall(entry('reborn')), 'the fill wrote L2 over the tombstone').toEqual({
+      value: JSON.stringify('v2'),
+      version: '2',
+    });
+    expect((await read(a, 'reborn')).commands, 'and L1').toEqual([]);
+    expect(await b.cache.get('reborn')).toBe('v2');
+    expect(calls.length).toBe(1);
+  });
+
   it('set and fill write the hash <prefix><key> {value, version} that expires after l2TtlMs', async () => {
     const [a] = await servers();
     const admin = redis.client();
@@ -594,12 +632,14 @@ describe('options', () => {
     }
   });
 
-  it('refuses an empty channel or instanceId, or a prefix that is not a string, with a TypeError', async () => {
+  it('refuses a channel or instanceId that is not a non-empty string, or a prefix that is not a string, with a TypeError', async () => {
     const [redisClient, subscriber] = await Promise.all([connection(redis.url), connection(redis.url)]);
     const base = { ...defaults(names, new ManualClock()), redis: redisClient, subscriber };
     for (const [option, override] of [
       ['channel', { channel: '' }],
+      ['channel', { channel: 5 as unknown as string }],
       ['instanceId', { instanceId: '' }],
+      ['instanceId', { instanceId: 5 as unknown as string }],
       ['prefix', { prefix: 7 as unknown as string }],
     ] as const) {
       const attempt = createTwoLevelCache({ ...base, ...override });

@@ -93,7 +93,8 @@ export interface TwoLevelCache<V> {
    * - **Races**: when `key` is invalidated while its lookup is under way (by a set or delete on this
    *   instance, or a peer's invalidation), the callers still get the lookup's value, but it is not
    *   put into L1, and a get that starts after the invalidation starts a lookup of its own. The
-   *   loader's fill of L2 never overwrites a newer set nor brings back a deleted key.
+   *   loader's fill of L2 never overwrites a newer set nor brings back a deleted key, and a loaded
+   *   value that the fill finds too late is not put into L1 either (its invalidation may be lost).
    * - **Redis away**: a failed L2 read counts as a miss: the loader answers (without a loader, get
    *   rejects with Redis' error), its value goes into L1 but not into L2 (without the version, the
    *   fill could not be conditional), and a failed fill is ignored. L1 keeps serving fresh copies

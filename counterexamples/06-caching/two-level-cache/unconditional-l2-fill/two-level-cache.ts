@@ -94,7 +94,8 @@ export interface TwoLevelCache<V> {
    * - **Races**: when `key` is invalidated while its lookup is under way (by a set or delete on this
    *   instance, or a peer's invalidation), the callers still get the lookup's value, but it is not
    *   put into L1, and a get that starts after the invalidation starts a lookup of its own. The
-   *   loader's fill of L2 never overwrites a newer set nor brings back a deleted key.
+   *   loader's fill of L2 never overwrites a newer set nor brings back a deleted key, and a loaded
+   *   value that the fill finds too late is not put into L1 either (its invalidation may be lost).
    * - **Redis away**: a failed L2 read counts as a miss: the loader answers (without a loader, get
    *   rejects with Redis' error), its value goes into L1 but not into L2 (without the version, the
    *   fill could not be conditional), and a failed fill is ignored. L1 keeps serving fresh copies
@@ -406,14 +407,14 @@ function toJson(value: unknown, from: string): string {
 
 /** The message's origin and key, or undefined when it is not an invalidation this module wrote. */
 function parseInvalidation(message: string): { origin: unknown; key: string } | undefined {
+  let parsed: { origin?: unknown; key?: unknown } | null;
   try {
-    const parsed: unknown = JSON.parse(message);
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { origin, key } = parsed as { origin?: unknown; key?: unknown };
-    return typeof key === 'string' ? { origin, key } : undefined;
+    parsed = JSON.parse(message);
   } catch {
     return undefined;
   }
+  const key = parsed?.key; // a number or a string parses too, and has no key
+  return typeof key === 'string' ? { origin: parsed?.origin, key } : undefined;
 }
 
 function validate(options: TwoLevelCacheOptions): void {
