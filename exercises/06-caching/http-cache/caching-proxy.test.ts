@@ -1,4 +1,10 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import { createConnection } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -310,6 +316,32 @@ describe('caching proxy: forwarding', () => {
     expect(seen.te, 'TE is hop-by-hop').toBeUndefined();
   });
 
+  it('forwards a request that sent Expect: 100-continue (as curl does for a large body)', async () => {
+    const origin = await startOrigin((req) => ({ status: 201, body: `got ${req.body.length} bytes` }));
+    const { url } = await startProxy(origin.url);
+    const body = 'x'.repeat(2048);
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        `${url}/upload`,
+        { method: 'POST', headers: { expect: '100-continue', 'content-length': String(body.length) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('continue', () => req.end(body));
+      req.on('error', reject);
+    });
+    expect(answer, 'Expect is for the hop to the proxy: do not forward it (fetch refuses it)').toEqual({
+      status: 201,
+      text: 'got 2048 bytes',
+    });
+  });
+
   it('passes redirects back instead of following them', async () => {
     const origin = await startOrigin((req) =>
       req.url === '/old' ? { status: 302, headers: { location: '/new' } } : { body: 'the new page' },
@@ -420,7 +452,11 @@ describe('caching proxy: what is stored', () => {
       const { url } = await startProxy(origin.url);
       const first = await get(`${url}/r`);
       expect(first.cache.stored, 'Cache-Status must not say stored').toBeUndefined();
-      expect(first.cache).toMatchObject({ fwd: 'miss', 'fwd-status': String(status) });
+      expect(first.cache, 'Cache-Status: fwd=miss and the status, nothing else').toEqual({
+        name: 'lab-proxy',
+        fwd: 'miss',
+        'fwd-status': String(status),
+      });
       const second = await get(`${url}/r`);
       expect(origin.count(), 'not stored, so the second request reaches origin too').toBe(2);
       expect(second.cache.hit).toBeUndefined();
@@ -460,25 +496,28 @@ describe('caching proxy: what is stored', () => {
     },
   );
 
-  it('stores a no-cache response and revalidates it before every use', async () => {
-    const etag = '"nc-1"';
-    const origin = await startOrigin(
-      withETag(etag, { 'cache-control': 'no-cache, max-age=600' }, 'the body'),
-    );
-    const { url } = await startProxy(origin.url);
-    const first = await get(`${url}/nc`);
-    expect(first.cache.stored, 'no-cache means "store, but ask before using", not "do not store"').toBe(true);
-    for (let i = 0; i < 2; i++) {
-      const res = await get(`${url}/nc`);
-      expect(res.status).toBe(200);
-      expect(res.body).toBe('the body');
-      expect(res.cache).toEqual({ name: 'lab-proxy', fwd: 'stale', 'fwd-status': '304', stored: true });
-    }
-    expect(
-      origin.seen.map((r) => r.headers['if-none-match']),
-      'every use after the first is a conditional GET with the stored ETag',
-    ).toEqual([undefined, etag, etag]);
-  });
+  it.each(['no-cache', 'no-cache, max-age=600'])(
+    'stores a "%s" response and revalidates it before every use',
+    async (cacheControl) => {
+      const etag = '"nc-1"';
+      const origin = await startOrigin(withETag(etag, { 'cache-control': cacheControl }, 'the body'));
+      const { url } = await startProxy(origin.url);
+      const first = await get(`${url}/nc`);
+      expect(first.cache.stored, 'no-cache means "store, but ask before using", not "do not store"').toBe(
+        true,
+      );
+      for (let i = 0; i < 2; i++) {
+        const res = await get(`${url}/nc`);
+        expect(res.status).toBe(200);
+        expect(res.body).toBe('the body');
+        expect(res.cache).toEqual({ name: 'lab-proxy', fwd: 'stale', 'fwd-status': '304', stored: true });
+      }
+      expect(
+        origin.seen.map((r) => r.headers['if-none-match']),
+        'every use after the first is a conditional GET with the stored ETag',
+      ).toEqual([undefined, etag, etag]);
+    },
+  );
 });
 
 describe('caching proxy: freshness and Age on the clock', () => {
@@ -593,6 +632,23 @@ describe('caching proxy: Vary', () => {
       expect((await get(`${url}/v`, { 'accept-language': language })).body).toBe(`page in ${language}`);
     }
     expect(origin.count(), 'en and fr each stored once, then both served from the cache').toBe(2);
+  });
+
+  it('matches an absent Vary header only with an absent one', async () => {
+    const origin = await startOrigin((req) => ({
+      headers: { 'cache-control': 'max-age=60', vary: 'X-Tenant' },
+      body: `tenant ${req.headers['x-tenant'] ?? 'none'}`,
+    }));
+    const { url } = await startProxy(origin.url);
+    expect((await get(`${url}/t`)).body).toBe('tenant none');
+    const again = await get(`${url}/t`);
+    expect([again.body, again.cache.hit], 'no X-Tenant twice: the same variant').toEqual([
+      'tenant none',
+      true,
+    ]);
+    const acme = await get(`${url}/t`, { 'x-tenant': 'acme' });
+    expect(acme.body, 'X-Tenant: acme is not the variant stored without it').toBe('tenant acme');
+    expect((await get(`${url}/t`)).cache.hit, 'and the variant without it is still there').toBe(true);
   });
 
   it('keys on every header Vary names, in any case, on one line or several', async () => {
