@@ -11,6 +11,7 @@ import {
   startInstance,
   urlVia,
   useNames,
+  within,
 } from './harness.js';
 
 const redis = useRedis();
@@ -262,6 +263,10 @@ describe('when the subscriber comes back', () => {
     await a.cache.set('probe', 'p2');
     flaky.comeBack();
     await eventually(b, 'probe', 'p2', 'B to start afresh once subscribed again');
+    expect(
+      await within(b.cache.get('k'), 3000),
+      'a get after the reconnect starts a lookup of its own instead of joining the one from before',
+    ).toBe('v2');
 
     b.tap.release(); // the reply read before the outage arrives now
     expect(await reading).toBe('v1');

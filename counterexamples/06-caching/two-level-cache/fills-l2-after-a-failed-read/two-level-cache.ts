@@ -420,8 +420,8 @@ function parseInvalidation(message: string): { origin: unknown; key: string } | 
   } catch {
     return undefined;
   }
-  const key = parsed?.key; // a number or a string parses too, and has no key
-  return typeof key === 'string' ? { origin: parsed?.origin, key } : undefined;
+  if (typeof parsed?.key !== 'string') return undefined; // a number or a string parses too, and has no key
+  return { origin: parsed.origin, key: parsed.key };
 }
 
 function validate(options: TwoLevelCacheOptions): void {
