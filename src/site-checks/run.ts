@@ -417,7 +417,10 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       const sim = p.locator('[data-simulator="hit-ratio"]').first();
       await hydrated(sim);
       const ratio = async () => Number(await sim.getAttribute('data-hit-ratio'));
-      const [skew, size] = [sim.locator('input[type="range"]').nth(0), sim.locator('input[type="range"]').nth(1)];
+      const [skew, size] = [
+        sim.locator('input[type="range"]').nth(0),
+        sim.locator('input[type="range"]').nth(1),
+      ];
       await size.fill('8'); // the largest cache
       const big = await ratio();
       await size.fill('0'); // the smallest
@@ -427,7 +430,10 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       await skew.fill('0'); // uniform popularity
       const uniform = await ratio();
       if (!(uniform < small))
-        fail(where, `hit ratio playground: uniform keys did not hit less than Zipf 1 (${small} -> ${uniform})`);
+        fail(
+          where,
+          `hit ratio playground: uniform keys did not hit less than Zipf 1 (${small} -> ${uniform})`,
+        );
     },
   };
   for (const [name, script] of Object.entries(scripts)) {
