@@ -445,7 +445,9 @@ describe('service client: connections and timeouts', () => {
     expect(error, 'a ServiceTimeoutError').toBeInstanceOf(ServiceTimeoutError);
     expect(error.code).toBe('ETIMEDOUT');
     expect(error.instance?.id, 'naming the instance').toBe('a');
-    await waitFor('the instance to see the request closed (the socket destroyed)', () => a.abandoned === 1);
+    await waitFor('the instance to see the request closed (the socket destroyed)', () => a.abandoned === 1, {
+      timeoutMs: 3000,
+    });
   });
 
   it('times out a body that trickles forever: the limit covers the whole response, not just the headers', async () => {
@@ -553,6 +555,20 @@ describe('service client: retries', () => {
     expect(await attempts(2), 'retries: 2, three attempts on three different instances').toEqual([
       1, 1, 1, 0,
     ]);
+  });
+
+  it('retries on an instance the call has not tried, even after concurrent calls moved the round-robin position', async () => {
+    const flaky = await startInstance('flaky', reset);
+    const good = await startInstance('good');
+    const client = clientFor(sourceOf(flaky, good));
+    // Two calls at once: the first takes flaky, the second takes good, so the shared position now
+    // points at flaky again when the first call's retry picks.
+    const outcomes = await Promise.allSettled([get(client), get(client)]);
+    expect(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value.instance.id : `rejected: ${o.reason?.code}`)),
+      'the first call’s retry goes to good, the instance it has not tried, not back to flaky',
+    ).toEqual(['good', 'good']);
+    expect(flaky.seen, 'flaky was tried once').toHaveLength(1);
   });
 
   it('retries on the same instance when it is the only one', async () => {
