@@ -434,7 +434,7 @@ describe('a chat on several instances sharing Redis', () => {
       ada.send({ type: 'history', room: 'slow', limit: 1 });
       await ada.next(ofType('history'), 10_000);
     }
-    await waitFor('the slow client to be dropped', () => a.node.connections === 1, { timeoutMs: 10_000 });
+    await waitFor('the slow client to be dropped', () => a.node.connections === 1, { timeoutMs: 3_000 });
     slow.ws.resume();
     await slow.closed;
     ada.send({ type: 'message', room: 'slow', text: 'still here' });

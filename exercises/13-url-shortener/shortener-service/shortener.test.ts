@@ -813,7 +813,7 @@ describe('the hot-link cache', () => {
       await waitFor(
         'B to drop the deleted link once it has reconnected',
         async () => (await visit(b.url, code)).status === 404,
-        { timeoutMs: 10_000, intervalMs: 100 },
+        { timeoutMs: 6_000, intervalMs: 100 },
       );
     } finally {
       for (const instance of running.splice(0)) await instance.close();
