@@ -76,6 +76,11 @@ interface PhaseOutcome {
 
 interface Phase {
   readonly name: string;
+  /**
+   * Phases that must finish first (those selected for this run). A phase starts as soon as they have,
+   * so phases with the same predecessors run side by side.
+   */
+  readonly after: readonly string[];
   readonly run: (context: VerifyContext) => Promise<PhaseOutcome>;
 }
 
@@ -88,27 +93,37 @@ interface VerifyContext {
   solutionRun?: ExerciseResult[];
 }
 
+/*
+ * The order: cheap checks first, then the suites against the solutions and the stubs one after the
+ * other (they are the primary signal, and real-time tests are steadier on an idle machine). The long
+ * tail runs side by side: the counterexamples phase mostly waits on real time (servers, timers,
+ * Redis), so the tooling tests and the site build fit beside it, and the browser checks follow the
+ * build. LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
+ */
 const phases: readonly Phase[] = [
-  { name: 'course', run: async (ctx) => courseConsistency(ctx.course) },
-  { name: 'lockfile', run: async () => lockfileInSync() },
+  { name: 'course', after: [], run: async (ctx) => courseConsistency(ctx.course) },
+  { name: 'lockfile', after: ['course'], run: async () => lockfileInSync() },
   {
     name: 'types',
+    after: ['lockfile'],
     run: () => command(['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']),
   },
   {
     name: 'lint',
+    after: ['lockfile'],
     run: () => command(['node_modules/@biomejs/biome/bin/biome', 'check', '--diagnostic-level=warn', '.']),
   },
-  { name: 'solutions', run: (ctx) => solutionsPass(ctx) },
-  { name: 'stubs', run: (ctx) => stubsFail(ctx) },
-  { name: 'counterexamples', run: (ctx) => counterexamplesFail(ctx) },
-  { name: 'tooling', run: () => toolingTests() },
+  { name: 'solutions', after: ['types', 'lint'], run: (ctx) => solutionsPass(ctx) },
+  { name: 'stubs', after: ['solutions'], run: (ctx) => stubsFail(ctx) },
+  { name: 'counterexamples', after: ['stubs'], run: (ctx) => counterexamplesFail(ctx) },
+  { name: 'tooling', after: ['stubs'], run: () => toolingTests() },
   {
     name: 'site',
+    after: ['stubs'],
     run: () =>
       command(['node_modules/@docusaurus/core/bin/docusaurus.mjs', 'build'], 'site built into build/'),
   },
-  { name: 'browser', run: () => browserChecks() },
+  { name: 'browser', after: ['site'], run: () => browserChecks() },
 ];
 
 export async function verifyCommand(args: readonly string[]): Promise<number> {
@@ -133,24 +148,8 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   const course = loadCourse();
   const seed = Number(process.env.LAB_SEED) || randomInt(1, 2 ** 31 - 1);
   const context: VerifyContext = { course, selected: selectExercises(course, selectors), seed };
-  const rows: { name: string; outcome: PhaseOutcome; seconds: number }[] = [];
   const started = performance.now();
-  for (const phase of selected) {
-    console.log(color.bold(`\n▶ ${phase.name}`));
-    const t0 = performance.now();
-    let outcome: PhaseOutcome;
-    try {
-      outcome = await phase.run(context);
-    } catch (error) {
-      outcome = { ok: false, summary: 'crashed', details: [String((error as Error)?.stack ?? error)] };
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    rows.push({ name: phase.name, outcome, seconds });
-    console.log(
-      `${outcome.ok ? color.green('✔') : color.red('✘')} ${phase.name}: ${outcome.summary} (${seconds.toFixed(1)} s)`,
-    );
-    for (const line of outcome.details ?? []) console.log(`    ${line}`);
-  }
+  const rows = await runPhases(selected, context, process.env.LAB_VERIFY_SERIAL === '1');
 
   const total = (performance.now() - started) / 1000;
   const passed = rows.reduce((n, r) => n + (r.outcome.passed ?? 0), 0);
@@ -180,6 +179,59 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   // The closing count: tests checked across the solutions, stubs and tooling phases.
   console.log(`verify: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;
+}
+
+interface PhaseRow {
+  readonly name: string;
+  readonly outcome: PhaseOutcome;
+  readonly seconds: number;
+}
+
+/**
+ * Runs the phases, each once its predecessors (among `selected`) have finished, and prints each one's
+ * result as it ends. Rows come back in the phases' order, whatever order they finished in.
+ */
+async function runPhases(
+  selected: readonly Phase[],
+  context: VerifyContext,
+  serial: boolean,
+): Promise<PhaseRow[]> {
+  const names = new Set(selected.map((p) => p.name));
+  const done = new Map<string, Promise<PhaseRow>>();
+  let previous: Promise<unknown> = Promise.resolve();
+  const running = new Set<string>();
+  const runOne = async (phase: Phase): Promise<PhaseRow> => {
+    const besides = serial ? [] : [...running];
+    running.add(phase.name);
+    console.log(
+      color.bold(`\n▶ ${phase.name}`) + (besides.length > 0 ? ` (beside ${besides.join(', ')})` : ''),
+    );
+    const t0 = performance.now();
+    let outcome: PhaseOutcome;
+    try {
+      outcome = await phase.run(context);
+    } catch (error) {
+      outcome = { ok: false, summary: 'crashed', details: [String((error as Error)?.stack ?? error)] };
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    running.delete(phase.name);
+    console.log(
+      `${outcome.ok ? color.green('✔') : color.red('✘')} ${phase.name}: ${outcome.summary} (${seconds.toFixed(1)} s)`,
+    );
+    for (const line of outcome.details ?? []) console.log(`    ${line}`);
+    return { name: phase.name, outcome, seconds };
+  };
+  const byName = new Map(phases.map((p) => [p.name, p]));
+  // A predecessor left out of this run hands on its own predecessors: the order still holds.
+  const predecessors = (phase: Phase): string[] =>
+    phase.after.flatMap((name) => (names.has(name) ? [name] : predecessors(byName.get(name) as Phase)));
+  for (const phase of selected) {
+    const before = serial ? [previous] : [...new Set(predecessors(phase))].map((name) => done.get(name));
+    const row = Promise.all(before).then(() => runOne(phase));
+    done.set(phase.name, row);
+    previous = row;
+  }
+  return Promise.all(selected.map((p) => done.get(p.name) as Promise<PhaseRow>));
 }
 
 /**
