@@ -63,7 +63,7 @@ file's tests in a shuffled order (the seed is printed, and LAB_SEED=<seed> repea
 counterexamples phase runs the cheapest files and tests first and stops an exercise at its first
 failure.`;
 
-interface PhaseOutcome {
+export interface PhaseOutcome {
   readonly ok: boolean;
   /** One line for the summary table. */
   readonly summary: string;
@@ -74,14 +74,14 @@ interface PhaseOutcome {
   readonly failed?: number;
 }
 
-interface Phase {
+export interface Phase<Context = VerifyContext> {
   readonly name: string;
   /**
    * Phases that must finish first (those selected for this run). A phase starts as soon as they have,
    * so phases with the same predecessors run side by side.
    */
   readonly after: readonly string[];
-  readonly run: (context: VerifyContext) => Promise<PhaseOutcome>;
+  readonly run: (context: Context) => Promise<PhaseOutcome>;
 }
 
 interface VerifyContext {
@@ -149,7 +149,7 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   const seed = Number(process.env.LAB_SEED) || randomInt(1, 2 ** 31 - 1);
   const context: VerifyContext = { course, selected: selectExercises(course, selectors), seed };
   const started = performance.now();
-  const rows = await runPhases(selected, context, process.env.LAB_VERIFY_SERIAL === '1');
+  const rows = await runPhases(phases, selected, context, process.env.LAB_VERIFY_SERIAL === '1');
 
   const total = (performance.now() - started) / 1000;
   const passed = rows.reduce((n, r) => n + (r.outcome.passed ?? 0), 0);
@@ -181,7 +181,7 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   return ok ? 0 : 1;
 }
 
-interface PhaseRow {
+export interface PhaseRow {
   readonly name: string;
   readonly outcome: PhaseOutcome;
   readonly seconds: number;
@@ -191,16 +191,17 @@ interface PhaseRow {
  * Runs the phases, each once its predecessors (among `selected`) have finished, and prints each one's
  * result as it ends. Rows come back in the phases' order, whatever order they finished in.
  */
-async function runPhases(
-  selected: readonly Phase[],
-  context: VerifyContext,
+export async function runPhases<Context>(
+  all: readonly Phase<Context>[],
+  selected: readonly Phase<Context>[],
+  context: Context,
   serial: boolean,
 ): Promise<PhaseRow[]> {
   const names = new Set(selected.map((p) => p.name));
   const done = new Map<string, Promise<PhaseRow>>();
   let previous: Promise<unknown> = Promise.resolve();
   const running = new Set<string>();
-  const runOne = async (phase: Phase): Promise<PhaseRow> => {
+  const runOne = async (phase: Phase<Context>): Promise<PhaseRow> => {
     const besides = serial ? [] : [...running];
     running.add(phase.name);
     console.log(
@@ -221,10 +222,12 @@ async function runPhases(
     for (const line of outcome.details ?? []) console.log(`    ${line}`);
     return { name: phase.name, outcome, seconds };
   };
-  const byName = new Map(phases.map((p) => [p.name, p]));
+  const byName = new Map(all.map((p) => [p.name, p]));
   // A predecessor left out of this run hands on its own predecessors: the order still holds.
-  const predecessors = (phase: Phase): string[] =>
-    phase.after.flatMap((name) => (names.has(name) ? [name] : predecessors(byName.get(name) as Phase)));
+  const predecessors = (phase: Phase<Context>): string[] =>
+    phase.after.flatMap((name) =>
+      names.has(name) ? [name] : predecessors(byName.get(name) as Phase<Context>),
+    );
   for (const phase of selected) {
     const before = serial ? [previous] : [...new Set(predecessors(phase))].map((name) => done.get(name));
     const row = Promise.all(before).then(() => runOne(phase));
