@@ -132,28 +132,32 @@ export async function snapshot(client: Redis, namespace: string): Promise<Record
 
 /**
  * Makes `client` take a snapshot of the namespace (through `observer`) before it sends each command,
- * so the test sees every state between two commands of the code under test. Commands keep their
- * order. Returns the snapshots taken so far and a switch to stop.
+ * so the test sees every state between two round trips of the code under test. Commands keep their
+ * order. The commands of a pipeline or MULTI (which ioredis writes in one batch) pass straight
+ * through: a snapshot is taken before the batch, not inside it. Returns the snapshots taken so far
+ * and a switch to stop.
  */
 export function snapshotBeforeEachCommand(
   client: Redis,
   observer: Redis,
   namespace: string,
 ): { readonly states: Record<string, unknown>[]; stop(): void } {
-  const original = client.sendCommand.bind(client);
+  const original = client.sendCommand.bind(client) as (...args: unknown[]) => unknown;
   const states: Record<string, unknown>[] = [];
   let chain: Promise<unknown> = Promise.resolve();
   client.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], ...rest: unknown[]) => {
+    const inBatch = rest[0] !== undefined; // a pipeline passes the stream it batches its writes in
+    if (inBatch) return original(command, ...rest);
     chain = chain
       .then(async () => states.push(await snapshot(observer, namespace)))
-      .then(() => (original as (...args: unknown[]) => unknown)(command, ...rest));
+      .then(() => original(command, ...rest));
     chain.catch(() => {});
     return command.promise;
   }) as Redis['sendCommand'];
   return {
     states,
     stop() {
-      client.sendCommand = original;
+      client.sendCommand = original as Redis['sendCommand'];
     },
   };
 }

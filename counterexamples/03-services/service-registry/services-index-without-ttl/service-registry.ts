@@ -31,9 +31,10 @@
  *
  * What the contract asks of the Redis state (the layout above is one way to meet it):
  *
- * - **Keys expire.** Every key the registry writes starts with `<namespace>:` and carries a TTL
- *   (PX) of at most `ttlMs + graceMs`. Register and heartbeat set the TTL of every key that holds
- *   the instance, and of any index that holds its service's name, back to `ttlMs + graceMs`.
+ * - **Keys expire.** Every key the registry writes (and its pub/sub channel) starts with
+ *   `<namespace>:`, and every key carries a TTL (PX) of at most `ttlMs + graceMs`. Register and
+ *   heartbeat set the TTL of every key that holds the instance, and of any index that holds its
+ *   service's name, back to `ttlMs + graceMs`.
  * - **Nothing is left behind.** Once an instance is removed (by deregister, or after its grace
  *   period by reap or by any call that names its service), no key of the namespace holds its id;
  *   once a service has no instance left, no key names it or holds its name.
@@ -125,7 +126,7 @@ export interface ServiceRegistry {
   /**
    * The healthy instances of `service`: those whose deadline is later than `now` (an instance is
    * critical from `now >= deadline`), sorted by id (plain string order, as `Array#sort` without a
-   * comparator), each a fresh object. An unknown service has none: `[]`.
+   * comparator), each a fresh object (its meta too). An unknown service has none: `[]`.
    * @throws {TypeError} (as a rejection) when `service` is not as {@link register} requires
    */
   lookup(service: string): Promise<ServiceInstance[]>;
@@ -140,10 +141,10 @@ export interface ServiceRegistry {
   /**
    * Calls `onChange(service)` whenever the healthy list of `service` may have changed; the watcher
    * then calls {@link lookup}. Changes are announced over pub/sub, so a change made through any
-   * registry object of the namespace (another process) reaches every watcher. Announced: a register
-   * of a new instance or of changed host, port or meta; a deregister; a heartbeat or register that
-   * revives a critical instance; any call that removes instances or finds ones newly critical. Not
-   * announced: a heartbeat of a healthy instance. Watchers of other services are not called; one
+   * registry object of the namespace (another process) reaches every watcher. Announced, and
+   * nothing else: a register of a new instance or of changed host, port or meta; a deregister; a
+   * heartbeat or register that revives a critical instance; any call that removes instances or
+   * finds ones newly critical. So a heartbeat of a healthy instance is not announced. Watchers of other services are not called; one
    * that throws does not stop the others. When the subscriber connection comes back after it was
    * lost, every watcher is called once (announcements sent meanwhile are lost).
    * @returns `unwatch()`: stops this watcher (calling it again does nothing)
