@@ -10,7 +10,7 @@ import {
 describe('stripHopByHop', () => {
   it('drops every fixed hop-by-hop header and keeps the end-to-end ones as they were', () => {
     const headers = {
-      connection: 'keep-alive',
+      connection: 'close',
       'keep-alive': 'timeout=5',
       'proxy-connection': 'keep-alive',
       te: 'trailers',
@@ -41,6 +41,11 @@ describe('stripHopByHop', () => {
     expect(stripHopByHop(headers), 'x-trace and x-session-hop were declared hop-by-hop').toEqual({
       'x-end-to-end': '3',
     });
+    const notConnection = { 'x-list': 'x-other, x-third', 'x-other': '1', vary: 'x-third', 'x-third': '2' };
+    expect(
+      stripHopByHop(notConnection),
+      'only Connection names hop-by-hop headers, no other list header',
+    ).toEqual(notConnection);
   });
 
   it('reads every Connection header line (an array), and matches keys in any case', () => {
@@ -154,6 +159,8 @@ describe('retryAfterMs', () => {
       '0x10',
       '15 Jan 2024',
       '2024-01-15T12:00:02Z',
+      'x Mon, 15 Jan 2024 12:00:02 GMT',
+      'Mon, 15 Jan 2024 12:00:02 GMT+0530',
     ]) {
       expect(retryAfterMs(value, now), `${JSON.stringify(value)} is not a Retry-After value`).toBeUndefined();
     }

@@ -143,8 +143,10 @@ export interface ApiGateway {
  * back. Bodies stream; upstream connections are kept alive (one `http.Agent` with `keepAlive`).
  *
  * **Failures.**
- * - No instance listed (or the lookup failed): 503.
- * - No response headers within the route's `timeoutMs`: 504, and the upstream request is destroyed.
+ * - No instance listed, or the lookup failed: 503. A failed lookup is not kept: the next request
+ *   looks up again.
+ * - No response headers within the route's `timeoutMs`: 504, and the upstream request is destroyed
+ *   (not retried: the upstream may still be working on it).
  * - The connection fails before a response (refused, reset): 502. A GET or HEAD without a body is
  *   first tried once more on another instance, if the service has one. Any other method is never
  *   sent twice (a POST may have been processed).
@@ -162,12 +164,14 @@ export interface ApiGateway {
  * answer by the deadline), `unavailable` (no instance, or the connection failed), `status <n>`
  * (a non-2xx answer) or `invalid json` (a 2xx body that does not parse). The answer is sent as soon
  * as every leg has settled or the deadline passes, whichever is first (unfinished legs are destroyed):
- * 200 with {@link AggregateBody} when any leg succeeded, else 502 with the same shape.
+ * 200 with {@link AggregateBody} when any leg succeeded, else 502 with the same shape. A client that
+ * disconnects abandons every leg still running.
  *
- * @throws {TypeError} when `routes` and `aggregations` are both empty, a prefix or aggregation path does not start with `/`
- *   (or ends with `/`, other than `/` itself) or is given twice, a service name is empty, an
- *   aggregation has no legs or two legs with one name, or `auth.algorithms` is empty or holds `none`
- * @throws {RangeError} when a `timeoutMs`, `deadlineMs` is not a positive finite number, or
+ * @throws {TypeError} when `routes` and `aggregations` are both empty, a prefix or aggregation
+ *   path does not start with `/` (or ends with `/`, other than `/` itself) or is given twice, a
+ *   service name is empty, an aggregation has no legs or two legs with one name, or
+ *   `auth.algorithms` is empty or holds `none` (the message names the option and the value)
+ * @throws {RangeError} when a `timeoutMs` or `deadlineMs` is not a positive finite number, or
  *   `maxRetryAfterMs` is negative or not finite (the message names the option and the value)
  */
 export function createApiGateway(options: ApiGatewayOptions): ApiGateway {
