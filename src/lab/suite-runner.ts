@@ -38,9 +38,12 @@ export interface SuiteRun {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly timedOut: boolean;
-  /** Vitest's output, when captured. */
+  /** Vitest's output, when captured (its last 256 KB). */
   readonly output: string;
 }
+
+/** How much of a captured run's output is kept (its end). */
+const MAX_OUTPUT_CHARS = 256 * 1024;
 
 const require = createRequire(import.meta.url);
 /** Vitest's CLI entry, resolved from this course's dependencies. */
@@ -103,12 +106,13 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     detached,
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
+  // Only the end is kept: code under test that floods stdout must not fill this process's memory.
+  const keep = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+    if (output.length > 2 * MAX_OUTPUT_CHARS) output = output.slice(-MAX_OUTPUT_CHARS);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
 
   // While Vitest runs, Ctrl-C is Vitest's to handle (it reaches the whole foreground group).
   const ignore = () => {};
@@ -139,7 +143,13 @@ export async function runSuites(options: SuiteRunOptions): Promise<SuiteRun> {
     ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as RunResults)
     : undefined;
   rmSync(scratch, { recursive: true, force: true });
-  return { ...(results ? { results } : {}), exitCode, signal, timedOut, output };
+  return {
+    ...(results ? { results } : {}),
+    exitCode,
+    signal,
+    timedOut,
+    output: output.slice(-MAX_OUTPUT_CHARS),
+  };
 }
 
 /**

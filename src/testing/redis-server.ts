@@ -138,7 +138,7 @@ function which(command: string, searchPath = ''): string | undefined {
 }
 
 /** A detached shell that runs its clean-up once this process ends (or {@link Watchdog.fire} is called). */
-interface Watchdog {
+export interface Watchdog {
   /** Cancels it, for a clean stop that already did the work. */
   disarm(): void;
   /** Runs the clean-up now, in the background. */
@@ -146,7 +146,7 @@ interface Watchdog {
 }
 
 /** Starts a detached shell that runs `cleanup` once this process's end closes its stdin. */
-function watchdog(cleanup: string): Watchdog {
+export function watchdog(cleanup: string): Watchdog {
   const child = spawn('sh', ['-c', `read _ignored; ${cleanup}`], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { loadCourse } from '../course.js';
-import { DEFAULTS, gradeAll } from '../grade/grade.js';
+import { DEFAULTS, gradeAll, type SandboxChoice } from '../grade/grade.js';
 import { selectExercises } from '../select.js';
 import { color, errorColor, progressBar, UsageError } from '../ui.js';
 
@@ -21,10 +21,14 @@ Options:
                            <learner>/report.md, gradebook.csv and summary.md
   --chapters <list>        grade part of the course: 01,08 (chapters or exercises, as npm test)
   --hidden <dir>           extra grading-only suites in the exercises/ layout
-  --jobs <n>               submissions graded at once (default ${DEFAULTS.jobs})
+  --sandbox <mode>         auto (default): each submission in a container of its own when a Docker
+                           engine answers (image: LAB_NODE_IMAGE, else node:<.nvmrc>-slim), else
+                           on this machine; docker: containers or fail; process: on this machine
+  --jobs <n>               submissions graded at once (default: the cores, ${DEFAULTS.jobs} here)
   --timeout <s>            time limit per test file (default ${DEFAULTS.fileTimeoutMs / 1000})
   --submission-timeout <s> time limit per submission (default ${DEFAULTS.submissionTimeoutMs / 1000})
-  --memory <MB>            heap limit of each test process (default ${DEFAULTS.memoryMb})
+  --memory <MB>            heap limit of each test process (default ${DEFAULTS.memoryMb}); in a
+                           container, its whole memory is this plus 512 MB for the runner
   -h, --help               this text
 
 Example:
@@ -38,6 +42,7 @@ const VALUE_FLAGS = [
   '--timeout',
   '--submission-timeout',
   '--memory',
+  '--sandbox',
 ];
 
 /** Parses `--flag value` and `--flag=value`; the rest are paths. */
@@ -76,6 +81,9 @@ export async function gradeCommand(args: readonly string[]): Promise<number> {
   const exercises = selectExercises(course, (flags.get('--chapters') ?? '').split(',').filter(Boolean));
   if (exercises.length === 0) throw new UsageError('The course has no exercises to grade.');
   const hidden = flags.get('--hidden');
+  const sandbox = flags.get('--sandbox') ?? 'auto';
+  if (!['auto', 'docker', 'process'].includes(sandbox))
+    throw new UsageError(`--sandbox must be auto, docker or process, not "${sandbox}".`);
 
   const tty = Boolean(process.stdout.isTTY);
   const started = Date.now();
@@ -99,6 +107,8 @@ export async function gradeCommand(args: readonly string[]): Promise<number> {
     fileTimeoutMs: positive(flags, '--timeout', DEFAULTS.fileTimeoutMs / 1000) * 1000,
     submissionTimeoutMs: positive(flags, '--submission-timeout', DEFAULTS.submissionTimeoutMs / 1000) * 1000,
     memoryMb: Math.floor(positive(flags, '--memory', DEFAULTS.memoryMb)),
+    sandbox: sandbox as SandboxChoice,
+    onSandbox: (line) => console.log(line.startsWith('not') ? errorColor.yellow(line) : line),
     onProgress: ({ done, total, grade, learner }) => {
       if (tty) {
         const line = `${progressBar(done, total)} ${done}/${total} ${grade ? '' : `grading ${learner}`}`;

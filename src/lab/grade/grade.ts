@@ -1,14 +1,17 @@
 /**
  * The grader: the course runner plus scoring. For each submission it builds a sandbox of the files
- * the manifests list, runs the course's pristine suites (and hidden ones) against it in a child
- * Vitest run with time and memory limits, scores the results and writes the files under `--out`.
+ * the manifests list, runs the course's pristine suites (and hidden ones) against it with time and
+ * memory limits (in a container of its own when a Docker engine answers, else in a child Vitest
+ * run), scores the results and writes the files under `--out`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type RedisHandle, startRedis } from '../../testing/redis-server.js';
+import { DEFAULT_REDIS_IMAGE, type RedisHandle, startRedis } from '../../testing/redis-server.js';
 import type { Course, Exercise } from '../course.js';
+import { UsageError } from '../ui.js';
+import { checkImage, dockerAnswers, nodeImage, runInContainer } from './container.js';
 import {
   classSummary,
   exercismResults,
@@ -17,7 +20,7 @@ import {
   junitXml,
   learnerReport,
 } from './outputs.js';
-import { runSubmission } from './run.js';
+import { type FileVerdict, runSubmission } from './run.js';
 import { buildSandbox } from './sandbox.js';
 import { gradeExercise, gradeSubmission, type SubmissionGrade } from './score.js';
 import { findSubmissions, type Submission } from './submissions.js';
@@ -36,6 +39,14 @@ export interface GradeOptions {
   readonly fileTimeoutMs: number;
   readonly submissionTimeoutMs: number;
   readonly memoryMb: number;
+  /**
+   * `docker`: every submission in a container (an error when no engine answers); `process`: child
+   * processes on this machine, as the learner's `npm test`; `auto` (the default): `docker` when an
+   * engine answers, else `process`.
+   */
+  readonly sandbox?: SandboxChoice;
+  /** Told once, before the first submission, how submissions are isolated. */
+  readonly onSandbox?: (description: string) => void;
   /** Stops grading: no new submission starts, and the runs under way are killed. */
   readonly signal?: AbortSignal;
   /** Called when a submission starts and when it is graded (for progress output). */
@@ -47,7 +58,41 @@ export interface GradeOptions {
   }) => void;
 }
 
-export const DEFAULTS = { jobs: 1, fileTimeoutMs: 60_000, submissionTimeoutMs: 15 * 60_000, memoryMb: 1024 };
+export type SandboxChoice = 'auto' | 'docker' | 'process';
+
+export const DEFAULTS = {
+  jobs: Math.max(1, os.availableParallelism()),
+  fileTimeoutMs: 60_000,
+  submissionTimeoutMs: 15 * 60_000,
+  memoryMb: 1024,
+};
+
+/** How the run isolates submissions. */
+type Isolation =
+  | { readonly kind: 'docker'; readonly image: string; readonly redisImage: string; readonly cpus: number }
+  | { readonly kind: 'process'; readonly why: string };
+
+/** Decides container or process mode once per run. */
+async function isolation(options: GradeOptions): Promise<Isolation> {
+  const choice = options.sandbox ?? 'auto';
+  if (choice === 'process') return { kind: 'process', why: 'not sandboxed: --sandbox process' };
+  if (!(await dockerAnswers())) {
+    if (choice === 'docker')
+      throw new UsageError('--sandbox docker: no Docker engine answered (is Docker running?).');
+    return { kind: 'process', why: 'not sandboxed: no Docker engine' };
+  }
+  const image = nodeImage();
+  const redisImage = process.env.LAB_REDIS_IMAGE || DEFAULT_REDIS_IMAGE;
+  const problem = await checkImage(image, redisImage);
+  if (problem) throw new UsageError(`Cannot grade in containers: ${problem}`);
+  const cpus = Math.max(1, Math.floor((os.availableParallelism() / Math.max(1, options.jobs)) * 10) / 10);
+  return { kind: 'docker', image, redisImage, cpus };
+}
+
+const describe = (mode: Isolation) =>
+  mode.kind === 'docker'
+    ? `sandboxed: one container per submission (${mode.image}, no network but its own Redis, read-only course, ${mode.cpus} CPU each)`
+    : mode.why;
 
 /** A learner id that is safe as a folder name. */
 export const safeId = (learner: string) =>
@@ -55,6 +100,9 @@ export const safeId = (learner: string) =>
 
 /** Grades every submission and writes the outputs; resolves with the grades in submission order. */
 export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]> {
+  const mode = await isolation(options);
+  options.onSandbox?.(describe(mode));
+  const started = Date.now();
   const work = mkdtempSync(path.join(os.tmpdir(), 'lab-grade-'));
   const redisBySlot = new Map<number, RedisHandle>();
   try {
@@ -70,7 +118,7 @@ export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]
       for (let i = next++; i < submissions.length && !options.signal?.aborted; i = next++) {
         const submission = submissions[i] as Submission;
         options.onProgress?.({ done, total: submissions.length, learner: submission.learner });
-        const grade = await gradeOne(submission, slot, work, options, redisBySlot);
+        const grade = await gradeOne(submission, slot, work, options, mode, redisBySlot);
         if (options.signal?.aborted) break; // its runs were killed: not a grade to hand out
         grades[i] = grade;
         writeLearnerFiles(grade, options);
@@ -85,7 +133,10 @@ export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]
 
     const chapters = [...new Set(options.exercises.map((e) => e.chapter))];
     writeFileSync(path.join(options.outDir, 'gradebook.csv'), gradebookCsv(grades, chapters));
-    writeFileSync(path.join(options.outDir, 'summary.md'), classSummary(grades));
+    writeFileSync(
+      path.join(options.outDir, 'summary.md'),
+      classSummary(grades, { durationMs: Date.now() - started, jobs: slots, sandbox: describe(mode) }),
+    );
     return grades;
   } finally {
     await Promise.all([...redisBySlot.values()].map((r) => r.stop()));
@@ -98,6 +149,7 @@ async function gradeOne(
   slot: number,
   work: string,
   options: GradeOptions,
+  mode: Isolation,
   redisBySlot: Map<number, RedisHandle>,
 ): Promise<SubmissionGrade> {
   const started = Date.now();
@@ -109,6 +161,56 @@ async function gradeOne(
   const runnable = options.exercises.filter((e) => !sandbox.problems.has(e.id));
   const exerciseOfFile = new Map(runnable.flatMap((e) => testFilesOf(e).map((f) => [f, e.id] as const)));
   const needsRedis = runnable.some((e) => e.manifest.needs.includes('redis'));
+  const files = runnable.flatMap(testFilesOf);
+  let verdicts: Map<string, FileVerdict>;
+  if (files.length === 0) verdicts = new Map();
+  else if (mode.kind === 'docker')
+    verdicts = await runInContainer({
+      files,
+      sandboxDir: sandbox.dir,
+      ...(options.hiddenDir ? { hiddenDir: options.hiddenDir } : {}),
+      needsRedis,
+      fileTimeoutMs: options.fileTimeoutMs,
+      submissionTimeoutMs: options.submissionTimeoutMs,
+      memoryMb: options.memoryMb,
+      groups: Object.fromEntries(exerciseOfFile),
+      image: mode.image,
+      redisImage: mode.redisImage,
+      cpus: mode.cpus,
+    });
+  else
+    verdicts = await runInProcess(
+      files,
+      sandbox.dir,
+      needsRedis,
+      slot,
+      work,
+      options,
+      redisBySlot,
+      exerciseOfFile,
+    );
+  const exercises = options.exercises.map((e) => {
+    const problem = sandbox.problems.get(e.id);
+    return gradeExercise(
+      e,
+      testFilesOf(e).map((f) => [f, verdicts.get(f)] as const),
+      { ...(problem ? { problem } : {}), memoryMb: options.memoryMb },
+    );
+  });
+  return gradeSubmission(submission.learner, exercises, Date.now() - started);
+}
+
+/** Process mode: a child Vitest run on this machine, with one Redis per slot. */
+async function runInProcess(
+  files: string[],
+  targetDir: string,
+  needsRedis: boolean,
+  slot: number,
+  work: string,
+  options: GradeOptions,
+  redisBySlot: Map<number, RedisHandle>,
+  exerciseOfFile: ReadonlyMap<string, string>,
+): Promise<Map<string, FileVerdict>> {
   const env: NodeJS.ProcessEnv = {};
   if (needsRedis && (!process.env.REDIS_URL || options.jobs > 1)) {
     // One Redis per slot, kept for the whole grading run: starting one per submission costs seconds.
@@ -120,30 +222,18 @@ async function gradeOne(
     }
     env.REDIS_URL = redis.url;
   }
-  const verdicts =
-    runnable.length === 0
-      ? new Map()
-      : await runSubmission({
-          files: runnable.flatMap(testFilesOf),
-          targetDir: sandbox.dir,
-          ...(options.hiddenDir ? { hiddenDir: options.hiddenDir } : {}),
-          needsRedis,
-          fileTimeoutMs: options.fileTimeoutMs,
-          submissionTimeoutMs: options.submissionTimeoutMs,
-          memoryMb: options.memoryMb,
-          cacheDir: path.join(work, 'module-cache'),
-          env,
-          groupOf: (file) => exerciseOfFile.get(file) ?? file,
-        });
-  const exercises = options.exercises.map((e) => {
-    const problem = sandbox.problems.get(e.id);
-    return gradeExercise(
-      e,
-      testFilesOf(e).map((f) => [f, verdicts.get(f)] as const),
-      { ...(problem ? { problem } : {}), memoryMb: options.memoryMb },
-    );
+  return runSubmission({
+    files,
+    targetDir,
+    ...(options.hiddenDir ? { hiddenDir: options.hiddenDir } : {}),
+    needsRedis,
+    fileTimeoutMs: options.fileTimeoutMs,
+    submissionTimeoutMs: options.submissionTimeoutMs,
+    memoryMb: options.memoryMb,
+    cacheDir: path.join(work, 'module-cache'),
+    env,
+    groupOf: (file) => exerciseOfFile.get(file) ?? file,
   });
-  return gradeSubmission(submission.learner, exercises, Date.now() - started);
 }
 
 /**

@@ -224,13 +224,29 @@ export function gradebookCsv(grades: readonly SubmissionGrade[], chapters: reado
 }
 
 /** For the instructor: per exercise, how many solved it and what the class struggles with. */
-export function classSummary(grades: readonly SubmissionGrade[]): string {
+/** How the run went, for the summary's opening lines. */
+export interface RunFacts {
+  readonly durationMs: number;
+  readonly jobs: number;
+  /** One line: how submissions were isolated ("not sandboxed: no Docker engine"). */
+  readonly sandbox: string;
+}
+
+export function classSummary(grades: readonly SubmissionGrade[], run?: RunFacts): string {
   const n = grades.length;
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const each = n === 0 ? 0 : grades.reduce((s, g) => s + g.durationMs, 0) / n;
   const lines = [
     '# Grading summary',
     '',
     `${n} submission(s). Mean score ${n === 0 ? 0 : round(grades.reduce((s, g) => s + g.score, 0) / n)} of ${grades[0]?.maxScore ?? 0}.`,
     '',
+    ...(run
+      ? [
+          `Grading took ${seconds(run.durationMs)} s (${seconds(each)} s per submission on average, ${run.jobs} at a time); ${run.sandbox}.`,
+          '',
+        ]
+      : []),
     '| Exercise | Solved | Mean points | Not implemented | Could not be graded | Most common failing test |',
     '|---|---|---|---|---|---|',
   ];

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FileOutcome } from '../results.js';
 import { runSuites } from '../suite-runner.js';
+import { STRICT_IMPORTS_ENV } from '../vitest/target-plugin.js';
 import type { GradeEvent } from './grade-reporter.js';
 
 /** What happened to one test file. */
@@ -43,6 +44,10 @@ export interface SubmissionRunOptions {
    * others are not run, since the exercise scores 0 anyway.
    */
   readonly groupOf?: (file: string) => string;
+  /** More Vitest arguments (the sandbox's: its config loader, the worker's privilege drop). */
+  readonly vitestArgs?: readonly string[];
+  /** Called after every round, once Vitest has exited (the sandbox ends what the round left running). */
+  readonly afterRound?: (verdicts: Map<string, FileVerdict>) => void;
 }
 
 const GRADE_REPORTER = path.join(import.meta.dirname, 'grade-reporter.ts');
@@ -76,6 +81,9 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
           ...options.env,
           LAB_GRADE_EVENTS: eventsFile,
           LAB_GRADE_FILE_TIMEOUT_MS: String(options.fileTimeoutMs),
+          // The lab-target plugin refuses a learner's import of anything but Node built-ins, the
+          // course's runtime dependencies and the exercise's own files (see target-plugin.ts).
+          [STRICT_IMPORTS_ENV]: '1',
           FORCE_COLOR: '0',
           NO_COLOR: '1',
         },
@@ -85,9 +93,11 @@ export async function runSubmission(options: SubmissionRunOptions): Promise<Map<
           `--fsModuleCachePath=${options.cacheDir}`,
           `--execArgv=--max-old-space-size=${options.memoryMb}`,
           '--passWithNoTests',
+          ...(options.vitestArgs ?? []),
         ],
       });
       const settled = settle(readEvents(eventsFile), batch);
+      options.afterRound?.(settled);
       for (const [file, verdict] of settled) verdicts.set(file, verdict);
       for (const [file, verdict] of settled) {
         if (verdict.kind === 'ran' || !options.groupOf) continue;

@@ -11,17 +11,54 @@
  * imports; the cache key therefore includes the target, or a later run would replay the first
  * run's choice.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'vite';
 import { courseDirs, courseRoot, exerciseIdOf, loadCourse } from '../course.js';
 import { type Target, targetFromEnv } from '../target.js';
 
 const MISSING_PREFIX = '\0lab-missing:';
+const REFUSED_PREFIX = '\0lab-refused:';
+
+/**
+ * Set by the grader: a learner's file may import only Node built-ins, the course's runtime
+ * dependencies and its own exercise's files (the exercise contract). Anything else (`vitest`, the
+ * grader's own modules, another learner's copy by absolute path) fails to load with the reason.
+ */
+export const STRICT_IMPORTS_ENV = 'LAB_GRADE_STRICT_IMPORTS';
+
+/**
+ * Why a learner's file may not import `source`, or undefined when it may.
+ * @param runtimeDeps the course's `dependencies` (not `devDependencies`)
+ */
+export function refusedImport(source: string, runtimeDeps: ReadonlySet<string>): string | undefined {
+  if (/^\.\.?\//.test(source)) return undefined; // relative: checked against the exercise folder by the caller
+  if (source.startsWith('node:') || builtinModules.includes(source)) return undefined;
+  const pkg = /^(@[^/]+\/[^/]+|[^/@.:\\][^/:]*)/.exec(source)?.[1];
+  if (pkg && !/^[a-z]+:/i.test(source) && runtimeDeps.has(pkg)) return undefined;
+  return `it imports "${source}"`;
+}
+
+/** The course's runtime dependencies: what a learner's code may import besides Node's own modules. */
+export function runtimeDependencies(root = courseRoot): ReadonlySet<string> {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return new Set(Object.keys(pkg.dependencies ?? {}));
+}
+
+/** The import rule, as the refusal states it. */
+export const IMPORT_RULE =
+  "A submission may import only Node's built-in modules, the course's runtime dependencies (package.json's dependencies) and files of its own exercise.";
 
 /** Creates the resolver for one target (by default, the one in the environment). */
 export function labTargetPlugin(target: Target = targetFromEnv(), root = courseRoot): Plugin {
   const dirs = courseDirs(root);
+  // Only for a learner's copy: the course's own folders are trusted (and verify runs them).
+  const strict =
+    process.env[STRICT_IMPORTS_ENV] === '1' && target.dir !== dirs.exercises && target.dir !== dirs.solutions;
+  let runtimeDeps: ReadonlySet<string> | undefined;
   let editableFiles: Map<string, ReadonlySet<string>> | undefined;
   const editable = (exerciseId: string) => {
     editableFiles ??= new Map(loadCourse(root).exercises.map((e) => [e.id, new Set(e.manifest.files)]));
@@ -39,17 +76,29 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
       defineCacheKeyGenerator(() => `lab-target:${target.dir}|${target.hiddenDir ?? ''}`);
     },
     resolveId(source, importer) {
-      if (!importer || !/^\.\.?\//.test(source)) return null;
+      if (!importer) return null;
       const importerPath = importer.split('?')[0] ?? importer;
+      const learnerFile = strict && importerPath.startsWith(target.dir + path.sep);
+      const refuse = (why: string) =>
+        `${REFUSED_PREFIX}${JSON.stringify({ file: path.relative(target.dir, importerPath), why })}`;
+      if (learnerFile) {
+        runtimeDeps ??= runtimeDependencies(root);
+        const why = refusedImport(source, runtimeDeps);
+        if (why) return refuse(why);
+      }
+      if (!/^\.\.?\//.test(source)) return null;
       const home = roots.find((r) => importerPath.startsWith(r + path.sep));
       if (!home) return null;
       const exerciseId = exerciseIdOf(path.relative(home, importerPath));
       const files = exerciseId ? editable(exerciseId) : undefined;
-      if (!exerciseId || !files) return null;
+      if (!exerciseId || !files) return learnerFile ? refuse(`it imports "${source}"`) : null;
 
       const exerciseDir = path.join(home, exerciseId);
       const wanted = path.relative(exerciseDir, path.resolve(path.dirname(importerPath), source));
-      if (wanted.startsWith('..')) return null; // another exercise or the test kit: not ours to move
+      if (wanted.startsWith('..')) {
+        // Another exercise or the test kit: not ours to move; and never a learner's to import.
+        return learnerFile ? refuse(`it imports "${source}", outside its exercise's folder`) : null;
+      }
       const tsName = wanted.replace(/\.(js|mjs)$/, '.ts').replace(/^(?!.*\.\w+$)(.*)$/, '$1.ts');
 
       if (files.has(tsName)) {
@@ -63,6 +112,12 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
       return null;
     },
     load(id) {
+      if (id.startsWith(REFUSED_PREFIX)) {
+        const { file, why } = JSON.parse(id.slice(REFUSED_PREFIX.length)) as { file: string; why: string };
+        return `throw new Error(${JSON.stringify(
+          `exercises/${file} may not be graded: ${why}. ${IMPORT_RULE}`,
+        )});`;
+      }
       if (!id.startsWith(MISSING_PREFIX)) return null;
       const file = id.slice(MISSING_PREFIX.length);
       return `throw new Error(${JSON.stringify(
