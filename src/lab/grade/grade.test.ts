@@ -59,6 +59,12 @@ function fingerprint(...dirs: string[]): string {
   return hash.digest('hex');
 }
 
+/** What failed, for an assertion's message. */
+const failures = (e: ExerciseGrade) =>
+  [e.error, ...e.tests.filter((t) => t.status !== 'passed').map((t) => `${t.name}: ${t.message}`)]
+    .filter(Boolean)
+    .join('\n');
+
 const exercise = (learner: string, id: string): ExerciseGrade => {
   const found = grades.get(learner)?.exercises.find((e) => e.id === id);
   if (!found) throw new Error(`no grade for ${learner} ${id}`);
@@ -76,6 +82,12 @@ beforeAll(async () => {
   submission('exits', 'solutions', hostileLabCheck('exits.ts'));
   submission('eats-memory', 'solutions', hostileLabCheck('eats-memory.ts'));
   submission('kills-the-runner', 'solutions', hostileLabCheck('kills-the-runner.ts'));
+  submission('imports-vitest', 'solutions', hostileLabCheck('imports-vitest.ts'));
+  submission('imports-other-learner', 'solutions', (ex) => {
+    const other = path.join(work, 'class/full-marks/exercises', LAB, 'percentile.ts');
+    const text = readFileSync(path.join(fixtures, 'imports-other-learner.ts'), 'utf8');
+    writeFileSync(path.join(ex, LAB, 'percentile.ts'), text.replace('__OTHER__', other));
+  });
   submission('edited-tests', 'solutions', (ex) => {
     cpSync(path.join(courseRoot, 'exercises', LAB, 'percentile.ts'), path.join(ex, LAB, 'percentile.ts'));
     cpSync(path.join(fixtures, 'edited-test.test.ts'), path.join(ex, LAB, 'percentile.test.ts'));
@@ -111,6 +123,7 @@ beforeAll(async () => {
     fileTimeoutMs: 10_000,
     submissionTimeoutMs: 60_000,
     memoryMb: 256,
+    sandbox: 'process', // the container mode has its own suite (sandbox.test.ts)
   });
   grades = new Map(list.map((g) => [g.learner, g]));
   console.log(`graded ${list.length} submissions in ${Date.now() - started} ms`);
@@ -151,6 +164,14 @@ describe('the grader on chapter 00', () => {
     ['exits', /called process\.exit\(\)/],
     ['eats-memory', /memory limit \(256 MB\)/],
     ['kills-the-runner', /ended without reporting it \(did the code kill the test process\?\)/],
+    [
+      'imports-vitest',
+      /percentile\.ts may not be graded: it imports "vitest"\. A submission may import only/,
+    ],
+    [
+      'imports-other-learner',
+      /may not be graded: it imports "\/.*full-marks\/exercises\/00-setup\/lab-check\/percentile\.ts"/,
+    ],
     ['symlink-outside', /symbolic link to a file outside the submission/],
     ['binary-junk', /not a text file/],
   ];
@@ -161,7 +182,8 @@ describe('the grader on chapter 00', () => {
       expect(lab.score).toBe(0);
       expect(lab.status).toBe('error');
       expect(lab.error).toMatch(reason);
-      expect(exercise(learner, REDIS).score, 'the other exercise must keep its score').toBe(10);
+      const redis = exercise(learner, REDIS);
+      expect(redis.score, `the other exercise must keep its score: ${failures(redis)}`).toBe(10);
     },
   );
 
@@ -192,7 +214,8 @@ describe('the grader on chapter 00', () => {
   it('ignores a submission’s edited test files and runs the pristine suite', () => {
     expect(exercise('edited-tests', LAB).score).toBe(0);
     expect(exercise('edited-tests', LAB).tests.length).toBeGreaterThan(1);
-    expect(exercise('edited-tests', REDIS).score).toBe(10);
+    const redis = exercise('edited-tests', REDIS);
+    expect(redis.score, failures(redis)).toBe(10);
   });
 
   it('scores a missing file 0 and says so', () => {
@@ -237,7 +260,7 @@ describe('the grader on chapter 00', () => {
     const csv = readFileSync(path.join(out, 'gradebook.csv'), 'utf8').split('\n');
     expect(csv[0]).toBe('learner,00-setup,total,max_score');
     expect(csv).toContain('full-marks,15,15,15');
-    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/`00-setup\/lab-check` \| 2 of 13/);
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/`00-setup\/lab-check` \| 2 of 15/);
     expect(statSync(path.join(out, 'fresh/report.md')).size).toBeGreaterThan(0);
   });
 });
