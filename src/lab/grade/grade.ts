@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DEFAULT_REDIS_IMAGE, type RedisHandle, startRedis } from '../../testing/redis-server.js';
 import type { Course, Exercise } from '../course.js';
 import { UsageError } from '../ui.js';
-import { checkImage, dockerAnswers, nodeImage, runInContainer } from './container.js';
+import { checkImage, dockerAnswers, nodeImage, removeContainers, runInContainer } from './container.js';
 import {
   classSummary,
   exercismResults,
@@ -112,7 +112,10 @@ export async function gradeAll(options: GradeOptions): Promise<SubmissionGrade[]
     const grades: SubmissionGrade[] = new Array(submissions.length);
     let next = 0;
     let done = 0;
-    const onAbort = () => killChildGroups();
+    const onAbort = () => {
+      killChildGroups();
+      if (mode.kind === 'docker') removeContainers(); // the `docker run` clients then return at once
+    };
     options.signal?.addEventListener('abort', onAbort);
     const worker = async (slot: number) => {
       for (let i = next++; i < submissions.length && !options.signal?.aborted; i = next++) {
