@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../src/testing/index.js';
+import { startFaultProxy, waitFor } from '../../../src/testing/index.js';
 import { createApiGateway } from './api-gateway.js';
 import { AUDIENCE, Harness, ISSUER, raw, rawJson, SECRET } from './harness.js';
 import { StaticSource } from './instance-source.js';
@@ -468,6 +468,51 @@ describe('failures: 504, 502 and retries', () => {
     const patch = await raw(port, { method: 'PATCH', path: '/carts/1', body: '{}' });
     expect(patch.status, 'a refused PATCH is not retried either').toBe(502);
     expect(live.seen, 'no PATCH reached the other instance').toHaveLength(0);
+  });
+});
+
+describe('faults on the upstream connection', () => {
+  it('a stalled network is a 504; a connection cut mid-response reaches the client as a broken response', async () => {
+    const svc = await h.service('svc', (req, res) => {
+      req.resume();
+      if (req.url === '/ok') return res.end('ok');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part;'); // ... and the rest never comes
+    });
+    const proxy = await startFaultProxy({ port: svc.port });
+    h.register('svc', { port: proxy.port });
+    const { port } = await h.gateway({
+      routes: [{ prefix: '/', service: 'svc', timeoutMs: 150, public: true }],
+    });
+    try {
+      // One request first, so the gateway holds a kept-alive connection through the proxy: the proxy
+      // can stall a connection that is already open.
+      expect((await raw(port, { path: '/ok' })).status).toBe(200);
+      proxy.pause();
+      expect((await raw(port, { path: '/stalled' })).status, 'no bytes through the network: 504').toBe(504);
+      proxy.resume();
+      proxy.cut(); // drop the stalled connection; the next request opens a new one
+      const outcome = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/cut', agent: false }, (res) => {
+          let ended = false;
+          res.on('data', () => proxy.cut()); // the upstream dies after the first bytes // the upstream dies after the first bytes
+          res.on('end', () => {
+            ended = true;
+          });
+          res.on('error', () => {});
+          res.on('close', () => resolve(ended ? 'ended cleanly' : 'broken'));
+        });
+        req.on('error', reject);
+        req.end();
+        setTimeout(() => resolve('still open after 3 s'), 3000).unref();
+      });
+      expect(
+        outcome,
+        'a truncated body must not look complete: the gateway destroys the client connection',
+      ).toBe('broken');
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -157,6 +157,8 @@ export interface ApiGateway {
  *   with its `Retry-After`.
  * - The client disconnects: the upstream request is destroyed (and a pending retry is not sent).
  * - Each attempt gets its own `timeoutMs`.
+ * - The upstream connection breaks after the response started: the client's connection is
+ *   destroyed too (a truncated body must not look complete).
  *
  * **Aggregation.** GET on an aggregation's path (another method: 405 with `Allow: GET`; auth as for
  * routes) calls every leg at once with GET (same headers as a proxied request would carry), each on
