@@ -21,7 +21,6 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { pipeline } from 'node:stream';
 import { type JWSAlgorithm, jwtVerify, type KeyInput } from 'jose';
 import type { Instance, InstanceSource } from './instance-source.js';
 import { appendForwardedFor, forwardedHeader, retryAfterMs, stripHopByHop } from './proxy-headers.js';
