@@ -18,7 +18,8 @@
  * Every container is labelled with this process and removed by a watchdog if the grader dies.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { watchdog } from '../../testing/redis-server.js';
@@ -78,6 +79,78 @@ export async function dockerAnswers(timeoutMs = 5000): Promise<boolean> {
  * @returns undefined when it can, else what is wrong and what to do
  */
 export async function checkImage(image: string, redisImage: string): Promise<string | undefined> {
+  const problem = await imageRunsCourse(image);
+  if (problem) return problem;
+  try {
+    await run('docker', ['image', 'inspect', redisImage], { timeout: 30_000 });
+  } catch {
+    // docker run pulls an official image on first use; a local-only one must exist
+    if (process.env.LAB_REDIS_IMAGE)
+      return `the Redis image ${redisImage} (LAB_REDIS_IMAGE) is not on this machine.`;
+  }
+  return undefined;
+}
+
+const MISSING_LIBRARY = /([\w.+-]+\.so[\w.]*): cannot open shared object file/;
+
+/** Where glibc systems keep shared libraries; a library the image lacks is copied from here. */
+const LIBRARY_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/lib64',
+  '/usr/lib64',
+  '/lib',
+  '/usr/lib',
+];
+
+/**
+ * The image to grade in: `image` itself when it runs the course, else, for an image built from this
+ * machine's Node (`LAB_NODE_IMAGE`, as `lab-node:local` is), a derived image holding the shared
+ * libraries the course's native addons need and the image lacks, copied from this machine. Such an
+ * image carries only what `ldd node` lists, and Vite's bundler (rolldown) also needs `librt.so.1`.
+ * The copies fit because the image's C library is this machine's. Built once, tagged
+ * `<image>-course`, found again on the next run.
+ * @returns the image to use, or what is wrong and what to do
+ */
+export async function imageForCourse(
+  image: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ image: string } | { problem: string }> {
+  let problem = await imageRunsCourse(image);
+  if (!problem || image !== env.LAB_NODE_IMAGE) return problem ? { problem } : { image };
+  const derived = `${image.replace(/:.*$/, '')}:${image.split(':')[1] ?? 'latest'}-course`;
+  if (!(await imageRunsCourse(derived))) return { image: derived };
+  const added = new Set<string>();
+  for (let round = 0; round < 8 && problem; round++) {
+    const missing = MISSING_LIBRARY.exec(problem)?.[1];
+    const found = missing && LIBRARY_DIRS.map((dir) => path.join(dir, missing)).find((f) => existsSync(f));
+    if (!missing || !found || added.has(found)) return { problem };
+    added.add(found);
+    await buildWithLibraries(image, derived, [...added]);
+    problem = await imageRunsCourse(derived);
+  }
+  return problem ? { problem } : { image: derived };
+}
+
+async function buildWithLibraries(base: string, tag: string, libraries: readonly string[]): Promise<void> {
+  const context = mkdtempSync(path.join(os.tmpdir(), 'lab-image-'));
+  try {
+    const lines = [`FROM ${base}`];
+    for (const [i, library] of libraries.entries()) {
+      copyFileSync(library, path.join(context, `lib${i}`));
+      lines.push(`COPY lib${i} ${library}`);
+    }
+    writeFileSync(path.join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
+    await run('docker', ['build', '--pull=false', '-q', '-t', tag, context], { timeout: 300_000 });
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
+/** Whether Node starts in `image` and loads the course's native build tools from the read-only mount. */
+async function imageRunsCourse(image: string): Promise<string | undefined> {
   try {
     await run(
       'docker',
@@ -99,19 +172,17 @@ export async function checkImage(image: string, redisImage: string): Promise<str
       { timeout: 120_000 },
     );
   } catch (error) {
-    const detail = String((error as { stderr?: string }).stderr || (error as Error).message)
-      .split('\n')
-      .filter((l) => /Error|cannot|not found|No such/i.test(l))
-      .slice(0, 3)
-      .join(' ');
+    const output = String((error as { stderr?: string }).stderr || (error as Error).message);
+    // A missing shared library is the usual cause, and the line that names it is deep in the stack.
+    const missingLibrary = MISSING_LIBRARY.exec(output)?.[0];
+    const detail =
+      missingLibrary ??
+      output
+        .split('\n')
+        .filter((l) => /Error|cannot|not found|No such/i.test(l))
+        .slice(0, 3)
+        .join(' ');
     return `the image ${image} cannot run the course's tests (${detail.trim() || 'it did not start'}). Rebuild it (LAB_WITH_NODE_IMAGE=1 source ../shared/ci/provision.sh builds lab-node:local), point LAB_NODE_IMAGE at one that works, or grade with --sandbox process.`;
-  }
-  try {
-    await run('docker', ['image', 'inspect', redisImage], { timeout: 30_000 });
-  } catch {
-    // docker run pulls an official image on first use; a local-only one must exist
-    if (process.env.LAB_REDIS_IMAGE)
-      return `the Redis image ${redisImage} (LAB_REDIS_IMAGE) is not on this machine.`;
   }
   return undefined;
 }

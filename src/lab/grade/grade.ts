@@ -11,7 +11,14 @@ import path from 'node:path';
 import { DEFAULT_REDIS_IMAGE, type RedisHandle, startRedis } from '../../testing/redis-server.js';
 import type { Course, Exercise } from '../course.js';
 import { UsageError } from '../ui.js';
-import { checkImage, dockerAnswers, nodeImage, removeContainers, runInContainer } from './container.js';
+import {
+  checkImage,
+  dockerAnswers,
+  imageForCourse,
+  nodeImage,
+  removeContainers,
+  runInContainer,
+} from './container.js';
 import {
   classSummary,
   exercismResults,
@@ -81,7 +88,9 @@ async function isolation(options: GradeOptions): Promise<Isolation> {
       throw new UsageError('--sandbox docker: no Docker engine answered (is Docker running?).');
     return { kind: 'process', why: 'not sandboxed: no Docker engine' };
   }
-  const image = nodeImage();
+  const usable = await imageForCourse(nodeImage());
+  if ('problem' in usable) throw new UsageError(`Cannot grade in containers: ${usable.problem}`);
+  const { image } = usable;
   const redisImage = process.env.LAB_REDIS_IMAGE || DEFAULT_REDIS_IMAGE;
   const problem = await checkImage(image, redisImage);
   if (problem) throw new UsageError(`Cannot grade in containers: ${problem}`);
