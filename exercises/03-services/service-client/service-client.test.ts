@@ -203,6 +203,7 @@ describe('service client: options and requests', () => {
       [{ service: 42 as unknown as string }, TypeError, /service.*42/],
       [{ source: {} as InstanceSource }, TypeError, /source/],
       [{ source: { lookup: async () => [] } as unknown as InstanceSource }, TypeError, /source/],
+      [{ source: { watch: () => () => {} } as unknown as InstanceSource }, TypeError, /source/],
       [{ timeoutMs: 0 }, RangeError, /timeoutMs.*0/],
       [{ timeoutMs: -5 }, RangeError, /timeoutMs.*-5/],
       [{ timeoutMs: Number.NaN }, RangeError, /timeoutMs.*NaN/],
@@ -274,6 +275,9 @@ describe('service client: options and requests', () => {
     expect(seen.url, 'the path with its query').toBe('/orders/7?expand=items');
     expect(seen.headers['x-request-id'], 'the caller’s headers').toBe('r-1');
     expect(seen.body.equals(bytes), 'the request body, byte for byte').toBe(true);
+    expect(seen.headers['content-length'], 'a body goes with a Content-Length (the contract says so)').toBe(
+      '256',
+    );
   });
 });
 
