@@ -38,9 +38,10 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     const upstream = connect(target.port, target.host ?? '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
-    if (paused) for (const s of pair) s.pause();
     client.pipe(upstream);
     upstream.pipe(client);
+    // After pipe(), which resumes its source: paused first, the connection would flow anyway.
+    if (paused) for (const s of pair) s.pause();
     const end = () => {
       pairs.delete(pair);
       client.destroy();
