@@ -95,10 +95,12 @@ interface VerifyContext {
 
 /*
  * The order: cheap checks first, then the suites against the solutions and the stubs one after the
- * other (they are the primary signal, and real-time tests are steadier on an idle machine). The long
- * tail runs side by side: the counterexamples phase mostly waits on real time (servers, timers,
- * Redis), so the tooling tests and the site build fit beside it, and the browser checks follow the
- * build. LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
+ * other (they are the primary signal, and real-time tests are steadier on an idle machine). Then the
+ * counterexamples phase, which mostly waits on real time (servers, timers, Redis), runs beside the
+ * site build and the browser checks. The tooling tests come last and alone: the grader's tests hold
+ * submissions to time and memory limits, and beside the counterexamples (load average 30 on two
+ * cores) a submission that should hit the memory limit hit the time limit first.
+ * LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
  */
 const phases: readonly Phase[] = [
   { name: 'course', after: [], run: async (ctx) => courseConsistency(ctx.course) },
@@ -116,7 +118,6 @@ const phases: readonly Phase[] = [
   { name: 'solutions', after: ['types', 'lint'], run: (ctx) => solutionsPass(ctx) },
   { name: 'stubs', after: ['solutions'], run: (ctx) => stubsFail(ctx) },
   { name: 'counterexamples', after: ['stubs'], run: (ctx) => counterexamplesFail(ctx) },
-  { name: 'tooling', after: ['stubs'], run: () => toolingTests() },
   {
     name: 'site',
     after: ['stubs'],
@@ -124,6 +125,7 @@ const phases: readonly Phase[] = [
       command(['node_modules/@docusaurus/core/bin/docusaurus.mjs', 'build'], 'site built into build/'),
   },
   { name: 'browser', after: ['site'], run: () => browserChecks() },
+  { name: 'tooling', after: ['counterexamples', 'browser'], run: () => toolingTests() },
 ];
 
 export async function verifyCommand(args: readonly string[]): Promise<number> {
