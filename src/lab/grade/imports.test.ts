@@ -32,20 +32,22 @@ describe('the grader’s import rule', () => {
     expect(refusedImport(s, deps)).toMatch(/^it imports /);
   });
 
-  it('is kept by every reference solution', () => {
+  it('is kept by every reference solution and every stub', () => {
     const imports =
       /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/gm;
     const broken: string[] = [];
     for (const exercise of loadCourse().exercises)
-      for (const file of exercise.manifest.files) {
-        const full = path.join(courseRoot, 'solutions', exercise.id, file);
+      for (const full of exercise.manifest.files.flatMap((file) =>
+        ['solutions', 'exercises'].map((dir) => path.join(courseRoot, dir, exercise.id, file)),
+      )) {
         const text = readFileSync(full, 'utf8').replace(/^\s*import type .*$/gm, '');
         for (const match of text.matchAll(imports)) {
           const source = (match[1] ?? match[2]) as string;
           const outside =
             source.startsWith('.') &&
             path.relative(path.dirname(full), path.resolve(path.dirname(full), source)).startsWith('..');
-          if (outside || refusedImport(source, deps)) broken.push(`${exercise.id}/${file}: ${source}`);
+          if (outside || refusedImport(source, deps))
+            broken.push(`${path.relative(courseRoot, full)}: ${source}`);
         }
       }
     expect(broken).toEqual([]);

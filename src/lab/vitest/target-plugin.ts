@@ -58,11 +58,23 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
   // Only for a learner's copy: the course's own folders are trusted (and verify runs them).
   const strict =
     process.env[STRICT_IMPORTS_ENV] === '1' && target.dir !== dirs.exercises && target.dir !== dirs.solutions;
+  // A learner working in exercises/ meets the same rule in `npm test`, on the files they edit (the
+  // manifest's `files`; the suites beside them import vitest and the test kit), so no import that
+  // works on the laptop is refused at grading time.
+  const working = target.dir === dirs.exercises;
   let runtimeDeps: ReadonlySet<string> | undefined;
   let editableFiles: Map<string, ReadonlySet<string>> | undefined;
   const editable = (exerciseId: string) => {
     editableFiles ??= new Map(loadCourse(root).exercises.map((e) => [e.id, new Set(e.manifest.files)]));
     return editableFiles.get(exerciseId);
+  };
+  /** Whether `file` (under exercises/) is one the learner edits: listed in its manifest's `files`. */
+  const isEditedFile = (file: string) => {
+    if (!file.startsWith(dirs.exercises + path.sep)) return false;
+    const relative = path.relative(dirs.exercises, file);
+    const exerciseId = exerciseIdOf(relative);
+    const files = exerciseId ? editable(exerciseId) : undefined;
+    return Boolean(exerciseId && files?.has(path.relative(exerciseId, relative).split(path.sep).join('/')));
   };
   // Folders laid out like exercises/ whose files may import an exercise's siblings.
   const roots = [
@@ -78,9 +90,10 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
     resolveId(source, importer) {
       if (!importer) return null;
       const importerPath = importer.split('?')[0] ?? importer;
-      const learnerFile = strict && importerPath.startsWith(target.dir + path.sep);
+      const learnerFile =
+        (strict && importerPath.startsWith(target.dir + path.sep)) || (working && isEditedFile(importerPath));
       const refuse = (why: string) =>
-        `${REFUSED_PREFIX}${JSON.stringify({ file: path.relative(target.dir, importerPath), why })}`;
+        `${REFUSED_PREFIX}${JSON.stringify({ file: path.relative(target.dir, importerPath), why, working })}`;
       if (learnerFile) {
         runtimeDeps ??= runtimeDependencies(root);
         const why = refusedImport(source, runtimeDeps);
@@ -113,10 +126,15 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
     },
     load(id) {
       if (id.startsWith(REFUSED_PREFIX)) {
-        const { file, why } = JSON.parse(id.slice(REFUSED_PREFIX.length)) as { file: string; why: string };
-        return `throw new Error(${JSON.stringify(
-          `exercises/${file} may not be graded: ${why}. ${IMPORT_RULE}`,
-        )});`;
+        const { file, why, working } = JSON.parse(id.slice(REFUSED_PREFIX.length)) as {
+          file: string;
+          why: string;
+          working: boolean;
+        };
+        const message = working
+          ? `exercises/${file} cannot be graded as it is: ${why}, and the grader refuses that. ${IMPORT_RULE} Write what you need in the exercise's folder, or use Node's own modules.`
+          : `exercises/${file} may not be graded: ${why}. ${IMPORT_RULE}`;
+        return `throw new Error(${JSON.stringify(message)});`;
       }
       if (!id.startsWith(MISSING_PREFIX)) return null;
       const file = id.slice(MISSING_PREFIX.length);
