@@ -187,6 +187,29 @@ describe('learner commands on a fresh clone', { timeout: 240_000 }, () => {
     }
   });
 
+  it('an import the grader would refuse fails npm test too, saying why; a Node module is fine', () => {
+    const stub = readFileSync(path.join(clone, LAB), 'utf8');
+    try {
+      writeFileSync(path.join(clone, LAB), `import { LRUCache } from 'lru-cache';\nvoid LRUCache;\n${stub}`);
+      const refused = lab('test', '00/lab-check');
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(
+        /percentile\.ts cannot be graded as it is: it imports "lru-cache", and the grader refuses that/,
+      );
+      writeFileSync(
+        path.join(clone, LAB),
+        `import { setTimeout as wait } from 'node:timers/promises';\nvoid wait;\n${stub}`,
+      );
+      const allowed = lab('test', '00/lab-check');
+      expect(allowed.out, 'a Node built-in is allowed').not.toMatch(/cannot be graded/);
+      expect(allowed.out, 'the stub’s own message comes back').toMatch(
+        /percentile\(\) is not implemented yet/,
+      );
+    } finally {
+      writeFileSync(path.join(clone, LAB), stub);
+    }
+  });
+
   it('no Redis: says so and how to get one, instead of sending the learner to edit visits.ts', () => {
     const bin = path.join(clone, '.bin-without-redis');
     mkdirSync(bin, { recursive: true });
