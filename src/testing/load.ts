@@ -30,6 +30,11 @@ export interface HttpLoadOptions {
   readonly expectStatus?: number;
   /** Requests to keep in flight per connection (HTTP pipelining; default 1). */
   readonly pipelining?: number;
+  /**
+   * Send the load from a worker thread (default false). For a server that lives in this process
+   * (a proxy under test), so autocannon does not share its event loop.
+   */
+  readonly inWorker?: boolean;
 }
 
 function assertLoopback(url: string): void {
@@ -52,6 +57,7 @@ export async function httpLoad(options: HttpLoadOptions): Promise<Measurement> {
     method: options.method ?? 'GET',
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.body ? { body: options.body } : {}),
+    ...(options.inWorker ? { workers: 1 } : {}),
   });
   const unexpected =
     options.expectStatus === undefined

@@ -17,10 +17,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import type { BenchContext, Measurement } from '../../../src/testing/index.js';
-import { comparisonTable, listen } from '../../../src/testing/index.js';
+import { comparisonTable, httpLoad, listen } from '../../../src/testing/index.js';
 import { createApiGateway } from './api-gateway.js';
 import { StaticSource } from './instance-source.js';
 
@@ -45,28 +44,20 @@ async function startService(): Promise<{ child: ChildProcess; port: number }> {
 }
 
 /** autocannon in a worker thread, off the proxy's event loop. */
-async function load(
+function load(
   label: string,
   url: string,
   ctx: BenchContext,
   headers: Record<string, string> = {},
 ): Promise<Measurement> {
-  if (new URL(url).hostname !== '127.0.0.1') throw new Error('benchmarks only target 127.0.0.1');
-  const result = await autocannon({
+  return httpLoad({
+    label,
     url,
     headers,
     connections: ctx.connections,
-    duration: ctx.durationSeconds,
-    workers: 1,
+    durationSeconds: ctx.durationSeconds,
+    inWorker: true,
   });
-  return {
-    label,
-    operations: result.requests.total,
-    perSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
 }
 
 export default async function bench(ctx: BenchContext): Promise<void> {

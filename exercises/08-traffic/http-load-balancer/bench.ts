@@ -8,9 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import autocannon from 'autocannon';
 import type { BenchContext, Measurement } from '../../../src/testing/index.js';
-import { comparisonTable, listen } from '../../../src/testing/index.js';
+import { comparisonTable, httpLoad, listen } from '../../../src/testing/index.js';
 import { createLoadBalancer } from './load-balancer.js';
 
 const BACKENDS_SCRIPT = `
@@ -42,23 +41,15 @@ async function startBackends(): Promise<{ child: ChildProcess; urls: string[] }>
   return { child, urls: ports.map((port) => `http://127.0.0.1:${port}`) };
 }
 
-/** Like the kit's `httpLoad`, but autocannon runs in a worker thread, off the balancer's event loop. */
-async function loadFromWorker(label: string, url: string, ctx: BenchContext): Promise<Measurement> {
-  if (new URL(url).hostname !== '127.0.0.1') throw new Error('benchmarks only target 127.0.0.1');
-  const result = await autocannon({
+/** autocannon in a worker thread, off the balancer's event loop. */
+function loadFromWorker(label: string, url: string, ctx: BenchContext): Promise<Measurement> {
+  return httpLoad({
+    label,
     url,
     connections: ctx.connections,
-    duration: ctx.durationSeconds,
-    workers: 1,
+    durationSeconds: ctx.durationSeconds,
+    inWorker: true,
   });
-  return {
-    label,
-    operations: result.requests.total,
-    perSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
 }
 
 export default async function bench(ctx: BenchContext): Promise<void> {
