@@ -314,7 +314,7 @@ class RedisEventStore implements EventStore {
   readonly #subscriptions = new Set<CatchUpSubscription>();
   #closed = false;
 
-  constructor(redis: Redis, namespace: string, clock: Clock) {
+  constructor(redis: Redis, namespace: string, _clock: Clock) {
     if (!('eventStoreAppend' in redis)) {
       redis.defineCommand('eventStoreAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
     }
