@@ -1,0 +1,309 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listen, ManualClock, startFaultProxy, useRedis, waitFor } from '../../../src/testing/index.js';
+import { accountSummary } from './account-summary.js';
+import type { NewEvent } from './event-log.js';
+import {
+  append,
+  connection,
+  ev,
+  expectedModel,
+  onCleanup,
+  PROJECTION,
+  sampleEvents,
+  tapCommands,
+  track,
+  useNamespace,
+  wholeLog,
+} from './harness.js';
+import { projectionKeys } from './keys.js';
+import { createProjectionRunner, type ProjectionRunner } from './projection-runner.js';
+import { createQueryServer, type QueryServerOptions } from './query-server.js';
+
+const redis = useRedis();
+const namespace = useNamespace('query');
+let admin: Redis;
+beforeAll(async () => {
+  admin = redis.client();
+});
+
+interface Setup {
+  readonly url: string;
+  readonly runner: ProjectionRunner;
+  readonly server: Awaited<ReturnType<typeof createQueryServer>>;
+  readonly subscriber: Redis;
+  readonly reader: Redis;
+}
+
+/** Appends `events`, applies them, and starts a query server on the model. */
+async function setup(events: readonly NewEvent[], options: Partial<QueryServerOptions> = {}): Promise<Setup> {
+  await append(admin, namespace.current, events);
+  const runner = track(
+    createProjectionRunner({
+      redis: await connection(redis.url),
+      namespace: namespace.current,
+      projection: accountSummary(),
+      leaseMs: 10_000,
+      clock: new ManualClock(),
+    }),
+  );
+  while ((await runner.runOnce()) > 0) {
+    // catch up
+  }
+  const reader = options.redis ?? (await connection(redis.url));
+  const subscriber = await connection(redis.url);
+  const server = track(
+    await createQueryServer({
+      redis: reader,
+      subscriber,
+      namespace: namespace.current,
+      projectionName: PROJECTION,
+      waitMs: 1500,
+      ...options,
+    }),
+  );
+  const listening = await listen(server.server);
+  onCleanup(() => listening.close());
+  return { url: `http://127.0.0.1:${listening.port}`, runner, server, subscriber, reader };
+}
+
+async function get(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const savedTz = process.env.TZ;
+afterEach(() => {
+  process.env.TZ = savedTz;
+});
+
+describe('createQueryServer: options', () => {
+  it('rejects bad options naming the option and its value', async () => {
+    const base = { redis: admin, subscriber: admin, namespace: 'ns', projectionName: PROJECTION };
+    await expect(createQueryServer({ ...base, namespace: '' })).rejects.toThrow(TypeError);
+    await expect(createQueryServer({ ...base, projectionName: 'a:b' })).rejects.toThrow(
+      /projectionName.*a:b/,
+    );
+    await expect(createQueryServer({ ...base, waitMs: -1 })).rejects.toThrow(RangeError);
+    await expect(createQueryServer({ ...base, waitMs: 1.5 })).rejects.toThrow(/waitMs.*1\.5/);
+    await expect(createQueryServer({ ...base, waitMs: Number.NaN })).rejects.toThrow(/waitMs.*NaN/);
+  });
+});
+
+describe('QueryServer: reads', () => {
+  it('GET /accounts/:id answers the active version’s summary with X-Projection-Position', async () => {
+    const { url } = await setup(sampleEvents(7));
+    const log = await wholeLog(admin, namespace.current);
+    const reply = await get(`${url}/accounts/a`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(reply.body).toEqual(expectedModel(log).accounts.a);
+    expect(reply.headers.get('x-projection-position'), 'the checkpoint of the data read').toBe('7');
+  });
+
+  it('answers 404 JSON for an unknown account, and 404 before any version is active (position 0)', async () => {
+    const { url } = await setup(sampleEvents(3));
+    const unknown = await get(`${url}/accounts/zed`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: expect.any(String) });
+    expect(unknown.headers.get('x-projection-position')).toBe('3');
+    await admin.del(projectionKeys(namespace.current, PROJECTION, 1).active);
+    const none = await get(`${url}/accounts/a`);
+    expect(none.status).toBe(404);
+    expect(none.headers.get('x-projection-position')).toBe('0');
+  });
+
+  it('reads the active version only: not a newer one still being built, and the new one once it is switched to', async () => {
+    const { url } = await setup(sampleEvents(8));
+    const log = await wholeLog(admin, namespace.current);
+    const v2 = track(
+      createProjectionRunner({
+        redis: await connection(redis.url),
+        namespace: namespace.current,
+        projection: accountSummary(2),
+        batchSize: 4,
+        leaseMs: 10_000,
+        clock: new ManualClock(),
+      }),
+    );
+    expect(await v2.runOnce(), 'version 2 is half built').toBe(4);
+    const during = await get(`${url}/accounts/a`);
+    expect(during.body, 'queries must read the active version 1, complete').toEqual(
+      expectedModel(log).accounts.a,
+    );
+    expect(during.headers.get('x-projection-position')).toBe('8');
+    await v2.runOnce();
+    await admin.set(projectionKeys(namespace.current, PROJECTION, 1).active, '2');
+    await admin.hset(
+      `${projectionKeys(namespace.current, PROJECTION, 2).prefix}:account:a`,
+      'owner',
+      'Version Two',
+    );
+    const after = await get(`${url}/accounts/a`);
+    expect(after.body, 'after the switch, queries read version 2').toMatchObject({ owner: 'Version Two' });
+  });
+
+  it('answers 400 for a bad account id, 404 for another path, 405 with Allow for another method', async () => {
+    const { url } = await setup(sampleEvents(3));
+    for (const path of [
+      '/accounts/a%20b',
+      `/accounts/${'x'.repeat(65)}`,
+      '/accounts/%E0%A4%A',
+      '/accounts/a.b',
+    ]) {
+      expect((await get(`${url}${path}`)).status, `GET ${path}`).toBe(400);
+    }
+    expect((await get(`${url}/accounts`)).status).toBe(404);
+    expect((await get(`${url}/nothing/here`)).status).toBe(404);
+    const post = await get(`${url}/accounts/a`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+  });
+
+  it('GET /days/:date/deposits answers the UTC day’s total, whatever the server’s time zone', async () => {
+    process.env.TZ = 'Asia/Kolkata'; // +05:30: local midnight is the previous day in UTC
+    const { url } = await setup([
+      ev.opened('a', 'Ada', '2024-03-01T08:00:00.000Z'),
+      ev.deposited('a', 1000, '2024-03-01T08:00:00.000Z'),
+      ev.deposited('a', 250, '2024-03-01T20:00:00.000Z'), // 2 March in Kolkata, 1 March in UTC
+      ev.deposited('a', 40, '2024-03-02T00:10:00.000Z'),
+    ]);
+    const first = await get(`${url}/days/2024-03-01/deposits`);
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ date: '2024-03-01', total: 1250 });
+    expect(first.headers.get('x-projection-position')).toBe('4');
+    expect((await get(`${url}/days/2024-03-02/deposits`)).body).toEqual({ date: '2024-03-02', total: 40 });
+    expect((await get(`${url}/days/2024-03-03/deposits`)).body, 'a day without deposits: 0').toEqual({
+      date: '2024-03-03',
+      total: 0,
+    });
+  });
+
+  it('answers 400 for a date that is not a real yyyy-mm-dd day', async () => {
+    const { url } = await setup(sampleEvents(2));
+    for (const date of ['2024-02-30', '2023-02-29', '2024-13-01', '2024-3-1', '24-03-01', 'today']) {
+      expect((await get(`${url}/days/${date}/deposits`)).status, `GET /days/${date}/deposits`).toBe(400);
+    }
+    expect((await get(`${url}/days/2024-02-29/deposits`)).status, 'a leap day is a day').toBe(200);
+  });
+
+  it('reads the data and the position it reports in one step (the body holds exactly the events up to the header)', async () => {
+    const { url, reader, runner } = await setup(sampleEvents(4));
+    const account = `${projectionKeys(namespace.current, PROJECTION, 1).prefix}:account:a`;
+    let touched = false;
+    let committed = false;
+    tapCommands(reader, async (_name, args, inBatch) => {
+      if (args.some((arg) => String(arg) === account)) touched = true;
+      else if (touched && !committed && !inBatch) {
+        committed = true; // a commit lands between the read of the data and any later command
+        await append(admin, namespace.current, [ev.deposited('a', 5)]);
+        await runner.runOnce();
+      }
+    });
+    const reply = await get(`${url}/accounts/a`);
+    const position = Number(reply.headers.get('x-projection-position'));
+    const upTo = (await wholeLog(admin, namespace.current)).filter((e) => e.position <= position);
+    expect(reply.body, `the body must be the model at position ${position}`).toEqual(
+      expectedModel(upTo).accounts.a,
+    );
+  });
+
+  it('answers 503 JSON when Redis is away, and serves again when it is back', async () => {
+    const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
+    onCleanup(() => proxy.close());
+    const reader = await connection(`redis://127.0.0.1:${proxy.port}/${redis.db}`);
+    const { url } = await setup(sampleEvents(3), { redis: reader });
+    proxy.refuse(true);
+    proxy.cut();
+    const down = await get(`${url}/accounts/a`);
+    expect(down.status, 'a read that cannot reach Redis is answered, with 503').toBe(503);
+    expect(down.body).toMatchObject({ error: expect.any(String) });
+    proxy.refuse(false);
+    await waitFor('the reader to reconnect', async () => reader.status === 'ready');
+    expect((await get(`${url}/accounts/a`)).status).toBe(200);
+  });
+});
+
+describe('QueryServer: read-your-writes with minPosition', () => {
+  it('answers at once when the checkpoint is already at least minPosition (equal included)', async () => {
+    const { url } = await setup(sampleEvents(5));
+    for (const min of [0, 4, 5]) {
+      const started = Date.now();
+      const reply = await get(`${url}/accounts/a?minPosition=${min}`);
+      expect(reply.status, `minPosition=${min} with the checkpoint at 5`).toBe(200);
+      expect(Date.now() - started, `minPosition=${min} is reached: no wait`).toBeLessThan(1000);
+    }
+  });
+
+  it('waits for the runner to apply the client’s write, then answers with it', async () => {
+    const { url, runner } = await setup(sampleEvents(4));
+    const pending = get(`${url}/accounts/b?minPosition=6`);
+    const [, last] = await append(admin, namespace.current, [ev.deposited('b', 500), ev.withdrawn('b', 20)]);
+    expect(last?.position).toBe(6);
+    await runner.runOnce();
+    const reply = await pending;
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual(expectedModel(await wholeLog(admin, namespace.current)).accounts.b);
+    expect(Number(reply.headers.get('x-projection-position'))).toBeGreaterThanOrEqual(6);
+  });
+
+  it('notices a checkpoint that moved without a message (a poll backs up pub/sub)', async () => {
+    const { url, server } = await setup(sampleEvents(3));
+    const pending = get(`${url}/days/2024-03-01/deposits?minPosition=9`);
+    await waitFor('the request to wait', () => server.waiting === 1);
+    await admin.set(projectionKeys(namespace.current, PROJECTION, 1).checkpoint, '9'); // no publish
+    const reply = await pending;
+    expect(reply.status, 'the wait must end within waitMs although no message came').toBe(200);
+    expect(reply.headers.get('x-projection-position')).toBe('9');
+  });
+
+  it('answers 503 with Retry-After: 1 and the position reached when waitMs runs out', async () => {
+    const { url } = await setup(sampleEvents(3), { waitMs: 300 });
+    const reply = await get(`${url}/accounts/a?minPosition=10`);
+    expect(reply.status).toBe(503);
+    expect(reply.headers.get('retry-after')).toBe('1');
+    expect(reply.body).toEqual({ position: 3 });
+  });
+
+  it('answers 400 for a minPosition that is not a non-negative decimal integer', async () => {
+    const { url } = await setup(sampleEvents(2));
+    for (const bad of ['-1', '1.5', 'abc', '', '1e3', '0x10', '%207', '9007199254740993']) {
+      const reply = await get(`${url}/accounts/a?minPosition=${bad}`);
+      expect(reply.status, `minPosition=${bad}`).toBe(400);
+    }
+  });
+
+  it('leaves nothing behind when a waiting client goes away', async () => {
+    const { url, server, subscriber } = await setup(sampleEvents(2), { waitMs: 20_000 });
+    const listeners = () => subscriber.eventNames().reduce((n, e) => n + subscriber.listenerCount(e), 0);
+    const before = listeners();
+    const controller = new AbortController();
+    const pending = fetch(`${url}/accounts/a?minPosition=50`, { signal: controller.signal }).catch(
+      () => 'aborted',
+    );
+    await waitFor('the request to wait', () => server.waiting === 1);
+    controller.abort();
+    expect(await pending).toBe('aborted');
+    await waitFor('the wait to end when its client left', () => server.waiting === 0, { timeoutMs: 2000 });
+    expect(listeners(), 'no listener is left on the subscriber').toBe(before);
+  });
+
+  it('close() answers waiting requests with 503 and unsubscribes', async () => {
+    const { url, server, subscriber } = await setup(sampleEvents(2), { waitMs: 20_000 });
+    const pending = get(`${url}/accounts/a?minPosition=50`);
+    await waitFor('the request to wait', () => server.waiting === 1);
+    await server.close();
+    expect((await pending).status).toBe(503);
+    expect(server.waiting).toBe(0);
+    const channels = (await admin.call(
+      'PUBSUB',
+      'NUMSUB',
+      projectionKeys(namespace.current, PROJECTION, 1).channel,
+    )) as [string, number];
+    expect(channels[1], 'nobody listens on the positions channel any more').toBe(0);
+  });
+});
