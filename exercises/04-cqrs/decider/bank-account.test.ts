@@ -54,6 +54,12 @@ const BAD_AMOUNTS: unknown[] = [
   '100',
 ];
 
+/** The error classes are given: they must reach the caller with their name and a message that explains. */
+function expectExplained(error: Error, name: string, ...details: (string | number)[]): void {
+  expect(error.name, 'the error keeps its class name').toBe(name);
+  for (const detail of details) expect(error.message, `the message says ${detail}`).toContain(String(detail));
+}
+
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
@@ -162,6 +168,7 @@ describe('bankAccount: OpenAccount', () => {
       .when(open('acc-1', 'mallory'))
       .thenThrows(AccountAlreadyOpenError, (e) => e.accountId === 'acc-1' && e.owner === 'ada');
     expect(error.code).toBe('ACCOUNT_ALREADY_OPEN');
+    expectExplained(error, 'AccountAlreadyOpenError', 'acc-1', 'ada');
     spec
       .given([opened('acc-1', 'ada')])
       .when(open('acc-2', 'ada'))
@@ -175,6 +182,7 @@ describe('bankAccount: OpenAccount', () => {
         .when(command)
         .thenThrows(AccountClosedError, (e) => e.accountId === 'acc-1' && e.commandType === 'OpenAccount');
       expect(error.code).toBe('ACCOUNT_CLOSED');
+      expectExplained(error, 'AccountClosedError', 'OpenAccount', 'acc-1');
     }
   });
 
@@ -241,6 +249,7 @@ describe('bankAccount: Deposit and Withdraw', () => {
         .when(command)
         .thenThrows(AccountNotOpenError, (e) => e.commandType === command.type);
       expect(error.code, `${command.type} before OpenAccount`).toBe('ACCOUNT_NOT_OPEN');
+      expectExplained(error, 'AccountNotOpenError', command.type);
     }
   });
 
@@ -251,6 +260,7 @@ describe('bankAccount: Deposit and Withdraw', () => {
         .when(command)
         .thenThrows(AccountClosedError, (e) => e.accountId === 'acc-1' && e.commandType === command.type);
       expect(error.code, `${command.type} on a closed account`).toBe('ACCOUNT_CLOSED');
+      expectExplained(error, 'AccountClosedError', command.type, 'acc-1');
     }
   });
 
@@ -271,6 +281,7 @@ describe('bankAccount: Deposit and Withdraw', () => {
         (e) => e.balance === 500 && e.overdraftLimit === 0 && e.requested === 501,
       );
     expect(error.code).toBe('INSUFFICIENT_FUNDS');
+    expectExplained(error, 'InsufficientFundsError', 501, 500);
   });
 
   it('withdraws down to exactly -overdraftLimit, and not one cent further', () => {
@@ -283,13 +294,14 @@ describe('bankAccount: Deposit and Withdraw', () => {
       .given(history)
       .when(withdraw(500))
       .then([withdrawn(500)]);
-    spec
+    const error = spec
       .given(history)
       .when(withdraw(501))
       .thenThrows(
         InsufficientFundsError,
         (e) => e.balance === 200 && e.overdraftLimit === 300 && e.requested === 501,
       );
+    expectExplained(error, 'InsufficientFundsError', 501, 200, 300, 'at most 500');
   });
 
   it('counts what is already overdrawn against the limit', () => {
@@ -325,6 +337,7 @@ describe('bankAccount: Deposit and Withdraw', () => {
             .thenThrows(InvalidAmountError, (e) => Object.is(e.value, amount));
           expect(error, 'InvalidAmountError is a RangeError').toBeInstanceOf(RangeError);
           expect(error.code).toBe('INVALID_AMOUNT');
+          expect(error.name).toBe('InvalidAmountError');
           expect(
             error.message,
             `${command.type} ${String(amount)} on an ${status} account: validation comes first, and the message names the value`,
@@ -350,6 +363,7 @@ describe('bankAccount: CloseAccount', () => {
       .when(close)
       .thenThrows(NonZeroBalanceError, (e) => e.balance === 300);
     expect(error.code).toBe('NON_ZERO_BALANCE');
+    expectExplained(error, 'NonZeroBalanceError', 300);
     spec
       .given([opened('acc-1', 'ada', 500), withdrawn(300)])
       .when(close)

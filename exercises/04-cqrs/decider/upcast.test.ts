@@ -94,7 +94,7 @@ describe('upcast: FundsDeposited v1 (whole units, up to 2 decimals)', () => {
           data: { amount: cents },
         });
       }),
-      { numRuns: 2_000 },
+      { numRuns: 500 },
     );
   });
 

@@ -96,7 +96,7 @@ const UPCASTERS: Readonly<Record<string, (data: unknown) => AccountEvent>> = {
  * far less than 0.5, so rounding to the nearest integer gives the intended cents. Then `cents / 100`
  * (a correctly rounded division) is the very double the writer parsed from "0.29" exactly when the
  * amount had at most two decimals; for `1.005` it is not, and the amount is refused rather than
- * silently rounded.
+ * silently rounded. (The strict `===` also refuses anything that is not a number, such as "12.5".)
  */
 function centsOf(units: unknown): number {
   const decimals = String(units).split('.')[1]?.length ?? 0;

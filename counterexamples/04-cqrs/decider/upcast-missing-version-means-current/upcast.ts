@@ -96,10 +96,10 @@ const UPCASTERS: Readonly<Record<string, (data: unknown) => AccountEvent>> = {
  * far less than 0.5, so rounding to the nearest integer gives the intended cents. Then `cents / 100`
  * (a correctly rounded division) is the very double the writer parsed from "0.29" exactly when the
  * amount had at most two decimals; for `1.005` it is not, and the amount is refused rather than
- * silently rounded.
+ * silently rounded. (The strict `===` also refuses anything that is not a number, such as "12.5".)
  */
 function centsOf(units: unknown): number {
-  const cents = typeof units === 'number' ? Math.round(units * 100) : Number.NaN;
+  const cents = Math.round(Number(units) * 100);
   if (!(Number.isSafeInteger(cents) && cents > 0 && cents / 100 === units)) {
     throw new RangeError(
       `FundsDeposited v1 amount must be a finite number > 0 with at most 2 decimal places, got ${String(units)}`,
