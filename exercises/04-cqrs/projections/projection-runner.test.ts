@@ -244,7 +244,7 @@ describe('ProjectionRunner: a crash mid-batch', () => {
       await fresh.stop();
     }
     expect(cutAt, 'the first runner sends some commands').toBeGreaterThan(5);
-  });
+  }, 30_000);
 });
 
 describe('ProjectionRunner: the lease on the clock', () => {
