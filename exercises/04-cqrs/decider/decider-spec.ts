@@ -83,58 +83,70 @@ export function deciderSpecification<State, Command, Event>(
 
   return {
     stateAfter,
-    given(events) {
+    given(history) {
       return {
         when(command) {
           deepFreeze(command);
-          const decide = (): Event[] => {
-            const state = stateAfter(events);
-            const result = guard(`decide(${describe(command)}, state)`, () => decider.decide(command, state));
+          const call = `decide(${describe(command)}) after ${history.length === 0 ? 'no events' : describe(history)}`;
+          /** Calls `decide` on `state`: the events it returned (checked to be an array), or what it threw. */
+          const decideOn = (state: State): Event[] => {
+            const result = guard(call, () => decider.decide(command, state));
             assert.ok(
               Array.isArray(result),
-              `decide(${describe(command)}) must return an array of events ([] when nothing happens), got ${describe(result)}`,
+              `${call} must return an array of events ([] when nothing happens), got ${describe(result)}`,
             );
             return result;
+          };
+          /** Folds the history and decides, for an assertion that expects events: a refusal fails it. */
+          const accepted = (expectation: string): Event[] => {
+            const state = stateAfter(history);
+            try {
+              return decideOn(state);
+            } catch (error) {
+              if (error instanceof assert.AssertionError) throw error;
+              const failure = new assert.AssertionError({
+                message: `${call} must ${expectation}, but it refused the command: ${String(error)}`,
+              });
+              failure.cause = error;
+              throw failure;
+            }
           };
           return {
             // biome-ignore lint/suspicious/noThenProperty: Emmett's name; the result of when() is not awaited
             then(expected) {
-              const events = decide();
               assert.deepStrictEqual(
-                events,
+                accepted(`produce ${describe(expected)}`),
                 expected,
-                `decide(${describe(command)}) after ${events.length === 0 ? 'no' : 'these'} given events must produce exactly the expected events, no more fields, in this order`,
+                `${call} must produce exactly the expected events, in this order, with no other fields`,
               );
             },
             thenNothingHappened() {
-              const events = decide();
               assert.deepStrictEqual(
-                events,
+                accepted('be a no-op ([])'),
                 [],
-                `decide(${describe(command)}) must be a no-op here: [] (no events), not a refusal and not a repeat of what already happened`,
+                `${call} must be a no-op: [] (no events), not a refusal and not a repeat of what already happened`,
               );
             },
             thenThrows<E extends Error>(errorClass: ErrorClass<E>, check?: (error: E) => boolean): E {
+              const state = stateAfter(history);
               let events: Event[];
               try {
-                events = decide();
+                events = decideOn(state);
               } catch (error) {
                 if (error instanceof assert.AssertionError) throw error;
                 assert.ok(
                   error instanceof errorClass,
-                  `decide(${describe(command)}) must refuse with ${errorClass.name}, but threw ${String(error)}`,
+                  `${call} must refuse with ${errorClass.name}, but threw ${String(error)}`,
                 );
                 if (check) {
                   assert.ok(
                     check(error),
-                    `decide(${describe(command)}) threw ${errorClass.name}, but not with the expected details: ${describe({ ...error, message: error.message })}`,
+                    `${call} threw ${errorClass.name}, but not with the expected details: ${describe({ ...error, message: error.message })}`,
                   );
                 }
                 return error;
               }
-              assert.fail(
-                `decide(${describe(command)}) must refuse with ${errorClass.name}, but it returned ${describe(events)}`,
-              );
+              assert.fail(`${call} must refuse with ${errorClass.name}, but it returned ${describe(events)}`);
             },
           };
         },

@@ -159,6 +159,7 @@ describe('upcast: unknown events', () => {
         stored.type,
         stored.version,
       ]);
+      expect(error.name).toBe('UnknownEventError');
       expect(error.message, 'the message names the type').toContain(stored.type);
       expect(error.message, 'the message names the version').toContain(String(stored.version));
     }
