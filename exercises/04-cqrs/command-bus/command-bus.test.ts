@@ -59,6 +59,13 @@ describe('createCommandBus', () => {
       TypeError,
     );
     expect(() => createCommandBus({ store: undefined as never }), 'no store at all').toThrow(TypeError);
+    const noop = async () => undefined;
+    expect(() => createCommandBus({ store: { readStream: noop } as never }), 'no appendToStream').toThrow(
+      TypeError,
+    );
+    expect(() => createCommandBus({ store: { appendToStream: noop } as never }), 'no readStream').toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -75,6 +82,7 @@ describe('register and use', () => {
     expect(error, 'registering AddItem twice must throw').toBeInstanceOf(DuplicateHandlerError);
     expect((error as DuplicateHandlerError).code).toBe('EDUPLICATEHANDLER');
     expect((error as DuplicateHandlerError).commandType).toBe('AddItem');
+    expect((error as Error).message, 'the message names the command type').toContain('AddItem');
     await bus.dispatch(addItem('c1', 'apple'));
     expect(await store.streamVersion('cart-c1'), 'the first registration still handles AddItem').toBe(1);
     expect(await store.streamVersion('elsewhere')).toBe(0);
@@ -85,6 +93,9 @@ describe('register and use', () => {
     const handler = { decider: shoppingCart, streamName: () => 's' };
     for (const type of ['', 42, undefined]) {
       expect(() => bus.register(type as string, handler), `commandType ${String(type)}`).toThrow(TypeError);
+      expect(() => bus.register(type as string, handler), 'the message names commandType').toThrow(
+        /commandType/,
+      );
     }
     const { evolve: _evolve, ...noEvolve } = shoppingCart;
     const { decide: _decide, ...noDecide } = shoppingCart;
@@ -94,7 +105,14 @@ describe('register and use', () => {
         () => bus.register('X', { decider: decider as never, streamName: () => 's' }),
         'a decider needs initialState, decide and evolve functions',
       ).toThrow(TypeError);
+      expect(() => bus.register('X', { decider: decider as never, streamName: () => 's' })).toThrow(
+        /decider/,
+      );
     }
+    expect(() => bus.register('X', { decider: shoppingCart, streamName: 'cart' as never })).toThrow(
+      /streamName/,
+    );
+    expect(() => bus.use('log' as never), 'the message names the argument').toThrow(/middleware/);
     expect(() => bus.register('X', { decider: shoppingCart, streamName: 'cart' as never })).toThrow(
       TypeError,
     );
@@ -175,6 +193,7 @@ describe('dispatch: validation', () => {
     expect(error, 'no handler is registered for AddToWishlist').toBeInstanceOf(UnknownCommandError);
     expect((error as UnknownCommandError).code).toBe('EUNKNOWNCOMMAND');
     expect((error as UnknownCommandError).commandType).toBe('AddToWishlist');
+    expect((error as Error).message, 'the message names the command type').toContain('AddToWishlist');
     expect(store.calls.readStream + store.calls.appendToStream).toBe(0);
   });
 });
@@ -383,6 +402,16 @@ describe('dispatch: no-op decisions and decider errors', () => {
     expect(await rejection(bus.dispatch(addItem('c1', 'apple'))), 'the store’s error, unchanged').toBe(down);
     expect(store.calls.appendToStream, 'only conflicts are retried').toBe(1);
     expect(calls.decide).toBe(1);
+  });
+
+  it('a rejection with no error object at all propagates as it is', async () => {
+    const { bus, store } = cartBus();
+    store.beforeAppend = () => Promise.reject(undefined);
+    expect(
+      await rejection(bus.dispatch(addItem('c1', 'apple'))),
+      'rejected with undefined, unchanged',
+    ).toBeUndefined();
+    expect(store.calls.appendToStream, 'not a conflict: not retried').toBe(1);
   });
 
   it('an error from streamName propagates unchanged', async () => {

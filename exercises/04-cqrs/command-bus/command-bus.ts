@@ -144,7 +144,7 @@ export interface CommandBus {
   dispatch(command: Command): Promise<DispatchResult>;
 }
 
-/** No handler is registered for the command's type. */
+/** No handler is registered for the command's type (`commandType`; the message names it too). */
 export class UnknownCommandError extends Error {
   readonly code = 'EUNKNOWNCOMMAND';
   override readonly name = 'UnknownCommandError';
@@ -153,7 +153,7 @@ export class UnknownCommandError extends Error {
   }
 }
 
-/** A second handler for a command type that already has one. */
+/** A second handler for a command type that already has one (`commandType`; the message names it too). */
 export class DuplicateHandlerError extends Error {
   readonly code = 'EDUPLICATEHANDLER';
   override readonly name = 'DuplicateHandlerError';

@@ -146,8 +146,9 @@ export interface ReadCall {
  * call counts, and hooks that let "another writer" append at the worst moment (just before an
  * append, or just after a read), through {@link injectEvents}.
  *
- * Stored events are copies: mutating what you appended or what you read changes nothing stored.
- * The check and the write of an append happen in one synchronous step, so appends are atomic.
+ * Stored events are deep-frozen copies: mutating what you appended changes nothing stored, and what
+ * you read is frozen (an `evolve` that mutates an event throws a TypeError). The check and the write
+ * of an append happen in one synchronous step, so appends are atomic.
  */
 export class InMemoryEventStore implements EventStore {
   /** How many times each method was called (failed calls included; {@link injectEvents} not). */
@@ -201,7 +202,7 @@ export class InMemoryEventStore implements EventStore {
       throw new RangeError(`maxCount must be a positive safe integer, got ${maxCount}`);
     }
     const stored = this.#streams.get(streamName) ?? [];
-    const events = stored.slice(fromVersion - 1, fromVersion - 1 + maxCount).map((e) => structuredClone(e));
+    const events = stored.slice(fromVersion - 1, fromVersion - 1 + maxCount);
     await this.afterRead?.({ streamName, method: 'readStream' });
     return events;
   }
@@ -221,15 +222,12 @@ export class InMemoryEventStore implements EventStore {
   injectEvents(streamName: string, events: readonly NewEvent[]): RecordedEvent[] {
     checkStreamName(streamName);
     for (const event of events) checkEvent(event);
-    return this.#write(streamName, events).map((e) => structuredClone(e));
+    return this.#write(streamName, events);
   }
 
   /** For tests: every event of every stream, in global order. */
   allEvents(): RecordedEvent[] {
-    return [...this.#streams.values()]
-      .flat()
-      .sort((a, b) => a.position - b.position)
-      .map((e) => structuredClone(e));
+    return [...this.#streams.values()].flat().sort((a, b) => a.position - b.position);
   }
 
   #write(streamName: string, events: readonly NewEvent[]): RecordedEvent[] {
@@ -237,21 +235,31 @@ export class InMemoryEventStore implements EventStore {
     const stream = this.#streams.get(streamName) ?? [];
     const recordedAt = new Date(this.#clock.now()).toISOString();
     const recorded = events.map(
-      (event, i): RecordedEvent => ({
-        streamName,
-        streamVersion: stream.length + i + 1,
-        position: ++this.#position,
-        type: event.type,
-        data: structuredClone(event.data),
-        metadata: structuredClone(event.metadata ?? {}),
-        eventId: event.eventId ?? randomUUID(),
-        recordedAt,
-      }),
+      (event, i): RecordedEvent =>
+        deepFreeze({
+          streamName,
+          streamVersion: stream.length + i + 1,
+          position: ++this.#position,
+          type: event.type,
+          data: structuredClone(event.data),
+          metadata: structuredClone(event.metadata ?? {}),
+          eventId: event.eventId ?? randomUUID(),
+          recordedAt,
+        }),
     );
     stream.push(...recorded);
     this.#streams.set(streamName, stream);
     return recorded;
   }
+}
+
+/** Freezes `value` and everything it holds, and returns it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 /** A control character (C0 or DEL): not allowed in a stream name. */
