@@ -353,6 +353,14 @@ async function checkInstructorsLink(page: Page, origin: string) {
 
 async function checkPage(page: Page, origin: string, info: PageInfo, watcher: ReturnType<typeof watch>) {
   const started = Date.now();
+  const laps: string[] = [];
+  let lapStart = started;
+  /** Where a page's time goes, printed on its line: the data for deciding what to make cheaper. */
+  const lap = (label: string) => {
+    const now = Date.now();
+    laps.push(`${label} ${((now - lapStart) / 1000).toFixed(1)}`);
+    lapStart = now;
+  };
   watcher.take();
   watcher.takeJsBytes();
   const response = await page.goto(origin + info.route, { waitUntil: 'networkidle' });
@@ -371,18 +379,23 @@ async function checkPage(page: Page, origin: string, info: PageInfo, watcher: Re
       info.route,
       `loads ${kb(jsBytes.gzip)} KB of JavaScript (gzip); a page without diagrams or live code must stay under ${kb(PLAIN_PAGE_JS_BUDGET)} KB`,
     );
+  lap('render');
   await checkAxe(page, info, first, 'all');
+  lap('axe');
   await setColorMode(page, second);
   await checkMermaid(page, info, second);
+  lap(second);
   await checkAxe(page, info, second, 'colours');
+  lap('axe');
   await checkPhoneWidth(page, info, second);
+  lap('phone');
   await checkQuizText(page, info);
   await checkLinks(page, info);
   await page.waitForTimeout(200);
   for (const problem of watcher.take()) fail(info.route, problem);
   pageNotes.set(
     info.route,
-    `${info.route.padEnd(32)} ${String(info.mermaid).padStart(2)} diagrams, ${info.liveTs} live, ${(info.simulators.join('+') || '-').padEnd(14)} ${String(js.rawKb).padStart(5)} KB JS (${String(js.gzipKb).padStart(4)} KB gzip)  (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    `${info.route.padEnd(32)} ${String(info.mermaid).padStart(2)} diagrams, ${info.liveTs} live, ${(info.simulators.join('+') || '-').padEnd(14)} ${String(js.rawKb).padStart(5)} KB JS (${String(js.gzipKb).padStart(4)} KB gzip)  (${((Date.now() - started) / 1000).toFixed(1)} s: ${laps.join(', ')})`,
   );
 }
 
