@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, useRedis, waitFor } from '../../../src/testing/index.js';
+import { ManualClock, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
 import { accountSummary } from './account-summary.js';
+import { allStreamKey } from './event-log.js';
 import {
   append,
   connection,
@@ -12,6 +14,7 @@ import {
   PROJECTION,
   readModel,
   sampleEvents,
+  tapCommands,
   track,
   useNamespace,
   wholeLog,
@@ -37,6 +40,19 @@ async function runner(options: Partial<ProjectionRunnerOptions> & { owner: strin
       ...options,
     }),
   );
+}
+
+/** What `promise` resolved to, or 'pending' after `ms` (a wide limit, for a call that hangs). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'pending'> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const leaseKey = () => projectionKeys(namespace.current, PROJECTION, 1).lease;
@@ -68,6 +84,31 @@ describe('ProjectionRunner: one writer per version', () => {
     expect(await admin.get(leaseKey()), 'the standby did not take or overwrite the lease').toBe('runner-a');
     expect(await a.runOnce(), 'the holder goes on').toBe(2);
     expect(await model()).toEqual(await expected());
+  });
+
+  it('without an owner option, each runner gets an id of its own (host, pid, a random UUID)', async () => {
+    const make = async () =>
+      track(
+        createProjectionRunner({
+          redis: await connection(redis.url),
+          namespace: namespace.current,
+          projection: accountSummary(),
+          leaseMs: 10_000,
+          clock: new ManualClock(),
+        }),
+      );
+    const a = await make();
+    const b = await make();
+    expect(a.owner, 'the default owner id names the host').toContain(hostname());
+    expect(a.owner, 'the default owner id names the process').toContain(String(process.pid));
+    expect(
+      b.owner,
+      'two runners of one process must not share an owner id: both would hold the lease',
+    ).not.toBe(a.owner);
+    await append(admin, namespace.current, sampleEvents(3));
+    expect(await a.runOnce()).toBe(3);
+    await append(admin, namespace.current, [ev.deposited('a', 5)]);
+    expect(await b.runOnce(), 'the second runner stands by while the first holds the lease').toBe(0);
   });
 
   it('renews the lease at every batch, even an empty one, so the holder keeps it while it runs', async () => {
@@ -160,6 +201,37 @@ describe('ProjectionRunner: start and stop', () => {
     expect(await model()).toEqual(await expected());
   });
 
+  it('start(): a batch that applied events is followed at once by the next; one that applied nothing by a pause of pollMs', async () => {
+    await append(admin, namespace.current, sampleEvents(4));
+    const client = await connection(redis.url);
+    const log = allStreamKey(namespace.current);
+    let reads = 0;
+    let lastRead = Date.now();
+    tapCommands(client, (_name, args) => {
+      if (!args.some((arg) => String(arg) === log)) return;
+      reads++;
+      lastRead = Date.now();
+    });
+    const a = await runner({ owner: 'runner-a', redis: client, batchSize: 1, pollMs: 60_000 });
+    const running = a.start();
+    await waitFor(
+      'the loop to apply 4 events in 4 batches of 1, with no pause after a batch that applied something',
+      async () => (await a.position()) === 4,
+    );
+    await waitFor(
+      'the loop to read the log once more, find nothing, and pause',
+      () => reads >= 5 && Date.now() - lastRead > 150,
+    );
+    const idle = reads;
+    await sleep(400);
+    expect(
+      reads,
+      'after a batch that applied nothing the loop waits pollMs (60 s here) before it reads the log again',
+    ).toBe(idle);
+    expect(await within(5000, a.stop()), 'stop() ends a pause of pollMs at once').not.toBe('pending');
+    await expect(running).resolves.toBeUndefined();
+  });
+
   it('stop() of a runner that is not the holder leaves the holder’s lease alone', async () => {
     await append(admin, namespace.current, sampleEvents(2));
     const a = await runner({ owner: 'runner-a' });
@@ -182,13 +254,19 @@ describe('ProjectionRunner: start and stop', () => {
     });
     await expect(a.start()).rejects.toBe(boom);
     expect(await a.position()).toBe(0);
+    await expect(a.start(), 'the loop is over after its error: start() runs a new one').rejects.toBe(boom);
   });
 
-  it('start() twice without stop() throws', async () => {
+  it('start() twice without stop() throws; after stop() it starts again', async () => {
     const a = await runner({ owner: 'runner-a', pollMs: 20 });
     const running = a.start();
     expect(() => a.start()).toThrow(Error);
     await a.stop();
     await running;
+    await append(admin, namespace.current, sampleEvents(2));
+    const again = a.start();
+    await waitFor('the restarted loop to apply the 2 events', async () => (await a.position()) === 2);
+    await a.stop();
+    await expect(again).resolves.toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock, startFaultProxy, useRedis } from '../../../src/testing/index.js';
 import { accountSummary } from './account-summary.js';
 import {
@@ -57,8 +57,14 @@ describe('createProjectionRunner: options', () => {
     };
     const bad: [Partial<ProjectionRunnerOptions>, ErrorConstructor, RegExp][] = [
       [{ namespace: '' }, TypeError, /namespace/],
+      [{ namespace: 42 as never }, TypeError, /namespace.*42/],
       [{ projection: { ...accountSummary(), name: 'a:b' } }, TypeError, /projection\.name.*a:b/],
       [{ projection: { ...accountSummary(), name: '' } }, TypeError, /projection\.name/],
+      [
+        { projection: { ...accountSummary(), apply: undefined as never } },
+        TypeError,
+        /projection\.apply.*undefined/,
+      ],
       [{ projection: accountSummary(0) }, RangeError, /projection\.version.*0/],
       [{ projection: accountSummary(1.5) }, RangeError, /projection\.version.*1\.5/],
       [{ batchSize: 0 }, RangeError, /batchSize.*0/],
@@ -68,6 +74,7 @@ describe('createProjectionRunner: options', () => {
       [{ leaseMs: Number.POSITIVE_INFINITY }, RangeError, /leaseMs.*Infinity/],
       [{ pollMs: 0 }, RangeError, /pollMs.*0/],
       [{ owner: '' }, TypeError, /owner/],
+      [{ owner: 7 as never }, TypeError, /owner.*7/],
     ];
     for (const [change, type, message] of bad) {
       expect(
@@ -188,6 +195,17 @@ describe('ProjectionRunner: a crash mid-batch', () => {
     expect(await readModel(admin, namespace.current, 1)).toEqual(expectedModel(log));
   });
 
+  it('rejects with the error Redis gave a command of the transaction (EXEC does not roll back)', async () => {
+    await append(admin, namespace.current, sampleEvents(4)); // the 4th is a deposit on 2024-03-01
+    const { prefix } = projectionKeys(namespace.current, PROJECTION, 1);
+    await admin.hset(`${prefix}:deposits:2024-03-01`, 'not', 'a string'); // INCRBY on it: WRONGTYPE
+    const r = runner(await connection(redis.url));
+    await expect(
+      r.runOnce(),
+      'EXEC answers each command; one answered WRONGTYPE: runOnce must reject with it, not resolve 4',
+    ).rejects.toThrow(/WRONGTYPE/);
+  });
+
   it('a runner whose connection is cut at any command of its run leaves a model a fresh runner completes exactly once', async () => {
     const direct = await connection(redis.url);
     let cutAt = 1;
@@ -267,6 +285,25 @@ describe('ProjectionRunner: the lease on the clock', () => {
     clock.advance(1);
     expect(await slow.runOnce(), 'a batch within the lease commits').toBe(4);
     expect(await readModel(admin, namespace.current, 1)).toEqual(expectedModel(log));
+  });
+
+  it('without a clock option it measures the batch on Date', async () => {
+    await append(admin, namespace.current, sampleEvents(3));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onCleanup(() => vi.useRealTimers());
+    let seen = 0;
+    const r = runner(await connection(redis.url), {
+      clock: undefined,
+      leaseMs: 10_000,
+      projection: hooked(1, () => {
+        if (++seen === 2) vi.setSystemTime(Date.now() + 10_000);
+      }),
+    });
+    const error = await r.runOnce().catch((e: unknown) => e);
+    expect(error, '10 s (leaseMs) passed on Date during the batch: it must not commit').toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(await r.position()).toBe(0);
   });
 
   it('commits a batch that took just under leaseMs', async () => {

@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listen, ManualClock, startFaultProxy, useRedis, waitFor } from '../../../src/testing/index.js';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  listen,
+  ManualClock,
+  sleep,
+  startFaultProxy,
+  useRedis,
+  waitFor,
+} from '../../../src/testing/index.js';
 import { accountSummary } from './account-summary.js';
 import type { NewEvent } from './event-log.js';
 import {
@@ -67,6 +74,37 @@ async function setup(events: readonly NewEvent[], options: Partial<QueryServerOp
   return { url: `http://127.0.0.1:${listening.port}`, runner, server, subscriber, reader };
 }
 
+/** What `promise` resolved to, or 'pending' after `ms` (a wide limit, for a request that hangs). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'pending'> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Stops every `setInterval` timer for the rest of the test (the 200 ms poll among them), so that only
+ * a positions message can wake a waiting request.
+ */
+function stopPolls(): void {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  onCleanup(() => vi.useRealTimers());
+}
+
+/** Counts the commands `client` sends from now on. */
+function countCommands(client: Redis): { readonly sent: number } {
+  const counter = { sent: 0 };
+  tapCommands(client, () => {
+    counter.sent++;
+  });
+  return counter;
+}
+
 async function get(
   url: string,
   init?: RequestInit,
@@ -83,14 +121,27 @@ afterEach(() => {
 
 describe('createQueryServer: options', () => {
   it('rejects bad options naming the option and its value', async () => {
-    const base = { redis: admin, subscriber: admin, namespace: 'ns', projectionName: PROJECTION };
+    // A connection of its own: a server that wrongly accepts a bad option subscribes on it.
+    const base = {
+      redis: admin,
+      subscriber: await connection(redis.url),
+      namespace: 'ns',
+      projectionName: PROJECTION,
+    };
     await expect(createQueryServer({ ...base, namespace: '' })).rejects.toThrow(TypeError);
+    await expect(createQueryServer({ ...base, namespace: '' })).rejects.toThrow(/namespace/);
+    await expect(createQueryServer({ ...base, namespace: 42 as never })).rejects.toThrow(TypeError);
+    await expect(createQueryServer({ ...base, namespace: 42 as never })).rejects.toThrow(/namespace.*42/);
+    await expect(createQueryServer({ ...base, projectionName: '' })).rejects.toThrow(/projectionName/);
     await expect(createQueryServer({ ...base, projectionName: 'a:b' })).rejects.toThrow(
       /projectionName.*a:b/,
     );
     await expect(createQueryServer({ ...base, waitMs: -1 })).rejects.toThrow(RangeError);
     await expect(createQueryServer({ ...base, waitMs: 1.5 })).rejects.toThrow(/waitMs.*1\.5/);
     await expect(createQueryServer({ ...base, waitMs: Number.NaN })).rejects.toThrow(/waitMs.*NaN/);
+    const zero = createQueryServer({ ...base, waitMs: 0 });
+    await expect(zero, 'waitMs 0 is a non-negative safe integer: never wait').resolves.toBeDefined();
+    track(await zero);
   });
 });
 
@@ -157,8 +208,21 @@ describe('QueryServer: reads', () => {
     ]) {
       expect((await get(`${url}${path}`)).status, `GET ${path}`).toBe(400);
     }
-    expect((await get(`${url}/accounts`)).status).toBe(404);
-    expect((await get(`${url}/nothing/here`)).status).toBe(404);
+    for (const path of [
+      '/accounts',
+      '/nothing/here',
+      '/nothing/a',
+      '/accounts/a/extra',
+      '/days/2024-03-01',
+      '/days/2024-03-01/withdrawals',
+      '/weeks/2024-03-01/deposits',
+      '/days/2024-03-01/deposits/more',
+    ]) {
+      expect(
+        (await get(`${url}${path}`)).status,
+        `GET ${path} matches no route (account a exists): 404`,
+      ).toBe(404);
+    }
     const post = await get(`${url}/accounts/a`, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
@@ -185,7 +249,19 @@ describe('QueryServer: reads', () => {
 
   it('answers 400 for a date that is not a real yyyy-mm-dd day', async () => {
     const { url } = await setup(sampleEvents(2));
-    for (const date of ['2024-02-30', '2023-02-29', '2024-13-01', '2024-3-1', '24-03-01', 'today']) {
+    for (const date of [
+      '2024-02-30',
+      '2023-02-29',
+      '2024-13-01',
+      '2024-00-10',
+      '2024-01-00',
+      '2024-3-1',
+      '24-03-01',
+      '12024-03-01',
+      '2024-03-011',
+      'x2024-03-01',
+      'today',
+    ]) {
       expect((await get(`${url}/days/${date}/deposits`)).status, `GET /days/${date}/deposits`).toBe(400);
     }
     expect((await get(`${url}/days/2024-02-29/deposits`)).status, 'a leap day is a day').toBe(200);
@@ -226,17 +302,57 @@ describe('QueryServer: reads', () => {
     await waitFor('the reader to reconnect', async () => reader.status === 'ready');
     expect((await get(`${url}/accounts/a`)).status).toBe(200);
   });
+
+  it('answers 503 JSON when Redis answers the read with an error (a key of the wrong type)', async () => {
+    const { url } = await setup(sampleEvents(4));
+    const { prefix } = projectionKeys(namespace.current, PROJECTION, 1);
+    await admin.del(`${prefix}:account:a`, `${prefix}:deposits:2024-03-01`);
+    await admin.set(`${prefix}:account:a`, 'not a hash');
+    await admin.hset(`${prefix}:deposits:2024-03-01`, 'not', 'a string');
+    for (const path of ['/accounts/a', '/days/2024-03-01/deposits']) {
+      const reply = await get(`${url}${path}`);
+      expect(reply.status, `GET ${path}: Redis answers WRONGTYPE, and an error reply is Redis failing`).toBe(
+        503,
+      );
+      expect(reply.body).toMatchObject({ error: expect.any(String) });
+    }
+  });
 });
 
 describe('QueryServer: read-your-writes with minPosition', () => {
   it('answers at once when the checkpoint is already at least minPosition (equal included)', async () => {
-    const { url } = await setup(sampleEvents(5));
+    const { url } = await setup(sampleEvents(5), { waitMs: 30_000 });
+    stopPolls();
     for (const min of [0, 4, 5]) {
-      const started = Date.now();
-      const reply = await get(`${url}/accounts/a?minPosition=${min}`);
-      expect(reply.status, `minPosition=${min} with the checkpoint at 5`).toBe(200);
-      expect(Date.now() - started, `minPosition=${min} is reached: no wait`).toBeLessThan(1000);
+      const reply = await within(5000, get(`${url}/accounts/a?minPosition=${min}`));
+      expect(
+        reply,
+        `minPosition=${min} with the checkpoint at 5 is reached: answer without waiting (no message comes, the poll is stopped in this test, and waitMs is 30 s)`,
+      ).not.toBe('pending');
+      expect(reply === 'pending' ? 0 : reply.status, `minPosition=${min} with the checkpoint at 5`).toBe(200);
     }
+  });
+
+  it('a positions message wakes the wait: with the poll stopped, the commit that reaches minPosition still ends it', async () => {
+    const { url, runner, server } = await setup(sampleEvents(4), { waitMs: 30_000 });
+    stopPolls();
+    const pending = within(10_000, get(`${url}/accounts/b?minPosition=6`));
+    await waitFor('the request to wait', () => server.waiting === 1);
+    await append(admin, namespace.current, [ev.deposited('b', 500)]);
+    await runner.runOnce(); // checkpoint 5, announced on the channel: one short of minPosition
+    await sleep(150);
+    expect(server.waiting, 'checkpoint 5 is short of minPosition 6: the request goes on waiting').toBe(1);
+    await append(admin, namespace.current, [ev.withdrawn('b', 20)]);
+    await runner.runOnce(); // checkpoint 6
+    const reply = await pending;
+    expect(
+      reply,
+      'the message of the commit that reaches minPosition 6 must end the wait (the poll is stopped in this test, and waitMs is 30 s)',
+    ).not.toBe('pending');
+    if (reply === 'pending') return;
+    expect(reply.status, 'checkpoint 6 is at least minPosition 6 (equal counts)').toBe(200);
+    expect(reply.headers.get('x-projection-position')).toBe('6');
+    expect(reply.body).toEqual(expectedModel(await wholeLog(admin, namespace.current)).accounts.b);
   });
 
   it('waits for the runner to apply the client’s write, then answers with it', async () => {
@@ -269,6 +385,38 @@ describe('QueryServer: read-your-writes with minPosition', () => {
     expect(reply.body).toEqual({ position: 3 });
   });
 
+  it('waits 2000 ms by default (no waitMs option): long enough for the runner to catch up', async () => {
+    const { url, runner, server } = await setup(sampleEvents(3), { waitMs: undefined });
+    const pending = get(`${url}/accounts/a?minPosition=4`);
+    await waitFor('the request to wait', () => server.waiting === 1);
+    await append(admin, namespace.current, [ev.deposited('a', 5)]);
+    await runner.runOnce();
+    expect(
+      (await pending).status,
+      'with the default waitMs of 2000 ms the request still waits for the commit',
+    ).toBe(200);
+  });
+
+  it('answers 503 { error } at once when Redis fails while a request waits', async () => {
+    const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
+    onCleanup(() => proxy.close());
+    const reader = await connection(`redis://127.0.0.1:${proxy.port}/${redis.db}`);
+    const { url, server } = await setup(sampleEvents(3), { redis: reader, waitMs: 20_000 });
+    const pending = within(5000, get(`${url}/accounts/a?minPosition=10`));
+    await waitFor('the request to wait', () => server.waiting === 1);
+    proxy.refuse(true);
+    proxy.cut();
+    const reply = await pending;
+    expect(
+      reply,
+      'a read of the 200 ms poll fails: that ends the wait with 503 at once, not waitMs (20 s here) later',
+    ).not.toBe('pending');
+    if (reply === 'pending') return;
+    expect(reply.status).toBe(503);
+    expect(reply.body, 'Redis failing: 503 { error }').toMatchObject({ error: expect.any(String) });
+    await waitFor('the wait to end', () => server.waiting === 0, { timeoutMs: 2000 });
+  });
+
   it('answers 400 for a minPosition that is not a non-negative decimal integer', async () => {
     const { url } = await setup(sampleEvents(2));
     for (const bad of ['-1', '1.5', 'abc', '', '1e3', '0x10', '%207', '9007199254740993']) {
@@ -278,7 +426,7 @@ describe('QueryServer: read-your-writes with minPosition', () => {
   });
 
   it('leaves nothing behind when a waiting client goes away', async () => {
-    const { url, server, subscriber } = await setup(sampleEvents(2), { waitMs: 20_000 });
+    const { url, server, subscriber, reader } = await setup(sampleEvents(2), { waitMs: 20_000 });
     const listeners = () => subscriber.eventNames().reduce((n, e) => n + subscriber.listenerCount(e), 0);
     const before = listeners();
     const controller = new AbortController();
@@ -290,15 +438,23 @@ describe('QueryServer: read-your-writes with minPosition', () => {
     expect(await pending).toBe('aborted');
     await waitFor('the wait to end when its client left', () => server.waiting === 0, { timeoutMs: 2000 });
     expect(listeners(), 'no listener is left on the subscriber').toBe(before);
+    const reads = countCommands(reader);
+    await sleep(500);
+    expect(reads.sent, 'a wait that is over reads Redis no more: its 200 ms poll must be stopped').toBe(0);
   });
 
-  it('close() answers waiting requests with 503 and unsubscribes', async () => {
-    const { url, server, subscriber } = await setup(sampleEvents(2), { waitMs: 20_000 });
+  it('close() answers waiting requests with 503, unsubscribes, removes its listeners and closes the server', async () => {
+    const subscriber = await connection(redis.url);
+    const listeners = () => subscriber.eventNames().reduce((n, e) => n + subscriber.listenerCount(e), 0);
+    const before = listeners();
+    const { url, server } = await setup(sampleEvents(2), { subscriber, waitMs: 20_000 });
     const pending = get(`${url}/accounts/a?minPosition=50`);
     await waitFor('the request to wait', () => server.waiting === 1);
     await server.close();
     expect((await pending).status).toBe(503);
     expect(server.waiting).toBe(0);
+    expect(listeners(), 'every listener the server added to the subscriber is removed').toBe(before);
+    expect(server.server.listening, 'close() closes the listening server').toBe(false);
     const channels = (await admin.call(
       'PUBSUB',
       'NUMSUB',

@@ -12,14 +12,16 @@
  * - `GET /days/:yyyy-mm-dd/deposits` → 200 `{ date, total }`: the deposits of that **UTC** day
  *   (0 for a day without any). A date that is not a real calendar day (`2024-02-30`) → 400.
  * - `?minPosition=N` on either route (N: decimal digits, a safe integer; else 400): first waits until
- *   the active checkpoint is **at least** N, woken by the runner's messages on
- *   `<ns>:proj:<name>:positions`, and by a poll every 200 ms in case a message is lost, for at most
- *   `waitMs`; then answers as above. Not reached in time: 503 `{ position }` (the checkpoint it
- *   reached) with `Retry-After: 1`.
- * - Redis failing: 503 `{ error }`. Another method: 405 with `Allow: GET`. Another path: 404 `{ error }`.
+ *   the active checkpoint is **at least** N (not at all when it already is), woken by the runner's
+ *   messages on `<ns>:proj:<name>:positions`, and by a poll every 200 ms in case a message is lost,
+ *   for at most `waitMs`; then answers as above. Not reached in time: 503 `{ position }` (the
+ *   checkpoint it reached) with `Retry-After: 1`.
+ * - Redis failing (unreachable, or answering a command with an error), also while a request waits:
+ *   503 `{ error }`. Another method: 405 with `Allow: GET`. Another path: 404 `{ error }`.
  *
- * A client that goes away while its request waits stops the wait at once: nothing of it is left
- * (see {@link QueryServer.waiting}).
+ * A client that goes away while its request waits stops the wait at once. A wait that is over
+ * (answered, out of time, its client gone) leaves nothing behind: no timer, no listener, no further
+ * read of Redis (see {@link QueryServer.waiting}).
  */
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, useRedis } from '../../../src/testing/index.js';
+import { ManualClock, sleep, useRedis } from '../../../src/testing/index.js';
 import { accountSummary, type Projection } from './account-summary.js';
 import type { NewEvent } from './event-log.js';
 import {
@@ -15,12 +15,13 @@ import {
   PROJECTION,
   readModel,
   sampleEvents,
+  tapCommands,
   track,
   useNamespace,
   wholeLog,
 } from './harness.js';
 import { projectionKeys } from './keys.js';
-import { createProjectionRunner, type ProjectionRunnerOptions } from './projection-runner.js';
+import { createProjectionRunner, LeaseLostError, type ProjectionRunnerOptions } from './projection-runner.js';
 
 const redis = useRedis();
 const namespace = useNamespace('rebuild');
@@ -55,9 +56,20 @@ describe('ProjectionRunner.rebuild: blue-green versions', () => {
     const log = await append(admin, namespace.current, sampleEvents(9));
     await drain(await runner(accountSummary(1), { batchSize: 4 }));
     expect(await active()).toBe('1');
+    const subscriber = await connection(redis.url);
+    const messages: unknown[] = [];
+    subscriber.on('message', (_channel: string, message: string) => messages.push(JSON.parse(message)));
+    await subscriber.subscribe(projectionKeys(namespace.current, PROJECTION, 2).channel);
     const v2 = await runner(accountSummary(2), { batchSize: 2 });
     await v2.rebuild();
     expect(await active(), 'after the rebuild, queries read version 2').toBe('2');
+    await subscriber.ping();
+    await sleep(50);
+    expect(messages.at(-1), 'each message on the positions channel is {"version","position"}').toEqual({
+      version: 2,
+      position: 9,
+    });
+    for (const message of messages) expect(message).toEqual({ version: 2, position: expect.any(Number) });
     expect(await v2.position(), 'version 2 has read the whole log').toBe(9);
     expect(await readModel(admin, namespace.current, 2)).toEqual(expectedModel(log));
     expect(await readModel(admin, namespace.current, 1), 'version 1 is left as it was').toEqual(
@@ -103,6 +115,80 @@ describe('ProjectionRunner.rebuild: blue-green versions', () => {
     );
   });
 
+  it('keeps its own lease from the claim to the switch: the delete spares it, no other runner can step in', async () => {
+    await append(admin, namespace.current, sampleEvents(6));
+    await drain(await runner(accountSummary(1), { owner: 'v1' }));
+    const client = await connection(redis.url);
+    const lease = projectionKeys(namespace.current, PROJECTION, 2).lease;
+    let held = false;
+    const gaps: string[] = [];
+    tapCommands(client, (name, _args, inBatch) => {
+      if (inBatch) return;
+      return (async () => {
+        const holder = await admin.get(lease);
+        if (holder === 'v2') held = true;
+        else if (held)
+          gaps.push(`before ${name}: the lease was ${holder === null ? 'free' : `held by ${holder}`}`);
+      })();
+    });
+    const v2 = await runner(accountSummary(2), { owner: 'v2', batchSize: 2, redis: client });
+    await v2.rebuild();
+    expect(held, 'the rebuilding runner claims the version’s lease').toBe(true);
+    expect(
+      gaps,
+      'the rebuild deletes every key of the version except the lease: between its claim and the switch, another runner could take a lease that was free',
+    ).toEqual([]);
+  });
+
+  it('does not move the alias when its lease is taken after the last batch, at any command before the switch (LeaseLostError)', async () => {
+    // Takes the lease for 'thief' if version 1 is still the active one, atomically.
+    const steal = `if redis.call('GET', KEYS[1]) == '1' then
+      redis.call('SET', KEYS[2], 'thief', 'PX', 10000) return 1 end return 0`;
+    let stealAt = 1;
+    for (; stealAt < 50; stealAt++) {
+      const ns = `${namespace.current}-steal${stealAt}`;
+      await append(admin, ns, sampleEvents(3));
+      const keys = projectionKeys(ns, PROJECTION, 2);
+      await admin.set(keys.active, '1');
+      const client = await connection(redis.url);
+      let after = 0;
+      let stolen = false;
+      tapCommands(client, (_name, _args, inBatch) => {
+        if (inBatch || stolen) return;
+        return (async () => {
+          if (Number(await admin.get(keys.checkpoint)) !== 3) return; // the log is not applied to its end yet
+          if (++after === stealAt) stolen = (await admin.eval(steal, 2, keys.active, keys.lease)) === 1;
+        })();
+      });
+      const v2 = createProjectionRunner({
+        redis: client,
+        namespace: ns,
+        projection: accountSummary(2),
+        batchSize: 3,
+        leaseMs: 10_000,
+        owner: 'v2',
+        clock: new ManualClock(),
+      });
+      const outcome = await v2.rebuild().then(
+        () => 'switched',
+        (error: unknown) => error,
+      );
+      if (!stolen) {
+        expect(outcome, 'nobody took the lease: the rebuild switches').toBe('switched');
+        break; // the rebuild was over before command number stealAt: every point has been tried
+      }
+      expect(
+        outcome,
+        `the lease was taken before command #${stealAt} after the last batch: the rebuild must reject`,
+      ).toBeInstanceOf(LeaseLostError);
+      expect(
+        await admin.get(keys.active),
+        'the alias stays on version 1: the switch is guarded by the lease',
+      ).toBe('1');
+    }
+    expect(stealAt, 'the rebuild sends commands between its last batch and the switch').toBeGreaterThan(1);
+  }, 30_000);
+
   it('refuses to rebuild the active version (ActiveVersionError), touching nothing', async () => {
     const log = await append(admin, namespace.current, sampleEvents(4));
     const v1 = await runner(accountSummary(1));
@@ -137,6 +223,20 @@ describe('ProjectionRunner.rebuild: blue-green versions', () => {
     await expect(v2.dropVersion(2)).rejects.toMatchObject({ code: 'EACTIVEVERSION' });
     await expect(v2.dropVersion(0)).rejects.toThrow(RangeError);
     await expect(v2.dropVersion(1.5)).rejects.toThrow(/version.*1\.5/);
+  });
+
+  it('dropVersion(v) finds every key of v however many keys Redis holds (SCAN until the cursor is 0 again)', async () => {
+    const v1 = projectionKeys(namespace.current, PROJECTION, 1).prefix;
+    const writes = admin.pipeline();
+    for (let i = 0; i < 3000; i++) writes.set(`${namespace.current}:other:${i}`, '1');
+    for (let i = 0; i < 500; i++) writes.set(`${v1}:deposits:day-${i}`, '1');
+    await writes.exec();
+    const v2 = await runner(accountSummary(2), { owner: 'v2' });
+    expect(await v2.dropVersion(1), 'all 500 keys of version 1, not just those of the first SCAN page').toBe(
+      500,
+    );
+    expect(await keysOf(admin, v1)).toEqual([]);
+    expect(await admin.exists(`${namespace.current}:other:0`), 'keys of nothing else').toBe(1);
   });
 });
 

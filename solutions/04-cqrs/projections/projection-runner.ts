@@ -73,12 +73,15 @@ export interface ProjectionRunner {
    *   when `leaseMs` or more passed on the clock between the claim and the commit (the lease may have
    *   run out: the batch is not committed). Nothing of the batch is applied.
    * @throws whatever `apply` throws (nothing of the batch is applied; the checkpoint stays)
+   * @throws the error Redis gave one of the transaction's commands (a `WRONGTYPE` …): EXEC does not
+   *   roll back, so the batch's other writes and its checkpoint are in, and the caller must hear of it
    */
   runOnce(): Promise<number>;
   /**
    * Runs batches until {@link stop}: a batch that applied nothing is followed by a pause of `pollMs`.
    * Resolves when stopped; rejects with the error that ended the loop (a {@link LeaseLostError}, an
-   * error of `apply`, a Redis error), after which the loop is over.
+   * error of `apply`, a Redis error), after which the loop is over. Once it is over, `start()` may be
+   * called again.
    * @throws {Error} (synchronously) when the loop is already running
    */
   start(): Promise<void>;
@@ -346,7 +349,9 @@ function validate(options: ProjectionRunnerOptions): void {
   if (projection.name.includes(':')) {
     throw new TypeError(`projection.name must not contain ':' (got ${JSON.stringify(projection.name)})`);
   }
-  if (typeof projection.apply !== 'function') throw new TypeError('projection.apply must be a function');
+  if (typeof projection.apply !== 'function') {
+    throw new TypeError(`projection.apply must be a function (got ${String(projection.apply)})`);
+  }
   positiveInteger('projection.version', projection.version);
   if (options.batchSize !== undefined) positiveInteger('batchSize', options.batchSize);
   positiveInteger('leaseMs', options.leaseMs);

@@ -12,14 +12,16 @@
  * - `GET /days/:yyyy-mm-dd/deposits` → 200 `{ date, total }`: the deposits of that **UTC** day
  *   (0 for a day without any). A date that is not a real calendar day (`2024-02-30`) → 400.
  * - `?minPosition=N` on either route (N: decimal digits, a safe integer; else 400): first waits until
- *   the active checkpoint is **at least** N, woken by the runner's messages on
- *   `<ns>:proj:<name>:positions`, and by a poll every 200 ms in case a message is lost, for at most
- *   `waitMs`; then answers as above. Not reached in time: 503 `{ position }` (the checkpoint it
- *   reached) with `Retry-After: 1`.
- * - Redis failing: 503 `{ error }`. Another method: 405 with `Allow: GET`. Another path: 404 `{ error }`.
+ *   the active checkpoint is **at least** N (not at all when it already is), woken by the runner's
+ *   messages on `<ns>:proj:<name>:positions`, and by a poll every 200 ms in case a message is lost,
+ *   for at most `waitMs`; then answers as above. Not reached in time: 503 `{ position }` (the
+ *   checkpoint it reached) with `Retry-After: 1`.
+ * - Redis failing (unreachable, or answering a command with an error), also while a request waits:
+ *   503 `{ error }`. Another method: 405 with `Allow: GET`. Another path: 404 `{ error }`.
  *
- * A client that goes away while its request waits stops the wait at once: nothing of it is left
- * (see {@link QueryServer.waiting}).
+ * A client that goes away while its request waits stops the wait at once. A wait that is over
+ * (answered, out of time, its client gone) leaves nothing behind: no timer, no listener, no further
+ * read of Redis (see {@link QueryServer.waiting}).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
@@ -295,13 +297,17 @@ function parseMinPosition(raw: string | null): number | undefined {
   return value;
 }
 
-/** Whether `text` is `yyyy-mm-dd` naming a real day (checked in UTC: the server's zone plays no part). */
+/**
+ * Whether `text` is `yyyy-mm-dd` naming a real day. Built in UTC (the server's zone plays no part),
+ * a day that does not exist rolls over (`2024-02-30` → `2024-03-01`) and no longer reads the same.
+ * `setUTCFullYear`, unlike `Date.UTC`, takes years 0-99 as they are, not as 1900-1999.
+ */
 function isCalendarDay(text: string): boolean {
   const match = DAY.exec(text);
   if (!match) return false;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  return date.toISOString().slice(0, 10) === text;
 }
 
 function validate(options: QueryServerOptions): void {
