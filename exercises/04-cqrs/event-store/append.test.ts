@@ -55,7 +55,7 @@ describe('expected version (KurrentDB: "expected revision", Emmett: expected str
       ]);
     } else {
       const error = await conflict(append);
-      expect(error.code).toBe('EWRONGVERSION');
+      expect(error).toMatchObject({ code: 'EWRONGVERSION', name: 'WrongExpectedVersionError' });
       expect(
         { streamName: error.streamName, expected: error.expected, actual: error.actual },
         'the error carries the stream, the expected version as passed, and the actual version (0: no stream)',
@@ -303,11 +303,15 @@ describe('validation: a bad call rejects and writes nothing', () => {
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
   const bad: [string, string, NewEvent[], ExpectedVersion | undefined, ErrorConstructor, string[]][] = [
-    ['an empty stream name', '', [good], undefined, TypeError, ['streamName']],
+    ['an empty stream name', '', [good], undefined, TypeError, ['streamName', '""']],
     ['a stream name with a newline', 'a\nb', [good], undefined, TypeError, ['streamName']],
     ['a stream name with a NUL', 'a\u0000b', [good], undefined, TypeError, ['streamName']],
     ['a stream name that is not a string', 7 as never, [good], undefined, TypeError, ['streamName', '7']],
     ['events that are not an array', 's', good as never, undefined, TypeError, ['events']],
+    ['events that are a string', 's', 'abc' as never, undefined, TypeError, ['events', 'abc']],
+    ['an event that is null', 's', [good, null as never], undefined, TypeError, ['events[1]', 'null']],
+    ['an event that is a number', 's', [7 as never], undefined, TypeError, ['events[0]', '7']],
+    ['an event without data', 's', [{ type: 'A' } as never], undefined, TypeError, ['events[0].data']],
     ['an empty type', 's', [{ ...good, type: '' }], undefined, TypeError, ['events[0].type']],
     [
       'a second event without a type',
@@ -375,6 +379,14 @@ describe('validation: a bad call rejects and writes nothing', () => {
       ['events[0].metadata'],
     ],
     ['an empty eventId', 's', [{ ...good, eventId: '' }], undefined, TypeError, ['events[0].eventId']],
+    [
+      'an eventId that is a number',
+      's',
+      [{ ...good, eventId: 42 as never }],
+      undefined,
+      TypeError,
+      ['events[0].eventId', '42'],
+    ],
     ['expectedVersion -1', 's', [good], -1, RangeError, ['expectedVersion', '-1']],
     ['expectedVersion 1.5', 's', [good], 1.5, RangeError, ['expectedVersion', '1.5']],
     ['expectedVersion NaN', 's', [good], Number.NaN, RangeError, ['expectedVersion', 'NaN']],

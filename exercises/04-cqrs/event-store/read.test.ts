@@ -154,10 +154,14 @@ describe('validation of reads', () => {
     for (const name of named) expect((error as Error).message, `the message names ${name}`).toContain(name);
   });
 
-  it('createEventStore refuses an empty namespace, naming it', async () => {
+  it('createEventStore refuses a namespace that is not a non-empty string, naming it', async () => {
     const client = await connection(redis);
-    expect(() => createEventStore({ redis: client, namespace: '' })).toThrow(TypeError);
-    expect(() => createEventStore({ redis: client, namespace: '' })).toThrow(/namespace/);
+    for (const namespace of ['', 42, undefined] as never[]) {
+      expect(() => createEventStore({ redis: client, namespace }), `namespace ${String(namespace)}`).toThrow(
+        TypeError,
+      );
+      expect(() => createEventStore({ redis: client, namespace })).toThrow(/namespace/);
+    }
   });
 });
 
@@ -178,7 +182,7 @@ describe('close', () => {
         (e: unknown) => e,
       );
       expect(error, 'a closed store refuses every call').toBeInstanceOf(EventStoreClosedError);
-      expect((error as EventStoreClosedError).code).toBe('ESTORECLOSED');
+      expect(error).toMatchObject({ code: 'ESTORECLOSED', name: 'EventStoreClosedError' });
     }
     expect(() => store.subscribeToAll({ onEvent: () => {} })).toThrow(EventStoreClosedError);
     expect(await client.ping(), 'close() must not close the connection it was given').toBe('PONG');

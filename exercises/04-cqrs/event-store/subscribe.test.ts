@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
-import { EventStoreClosedError, type RecordedEvent } from './event-store.js';
-import { deferred, events, useStores } from './harness.js';
+import { createEventStore, EventStoreClosedError, type RecordedEvent } from './event-store.js';
+import { deferred, events, hookDuplicates, useStores } from './harness.js';
 
 const redis = useRedis();
 const stores = useStores(redis);
@@ -127,6 +129,31 @@ describe('catch-up subscription', () => {
     await subscription.stop();
   });
 
+  it('works on a connection made with enableOfflineQueue: false (its duplicate copies that option)', async () => {
+    const client = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    onTestFinished(() => client.disconnect());
+    await once(client, 'ready');
+    hookDuplicates(client); // the subscription's connection is closed after the test too
+    const store = createEventStore({ redis: client, namespace: stores.namespace });
+    onTestFinished(() => store.close());
+    await store.appendToStream('s', events(2));
+    const r = recorder();
+    const subscription = store.subscribeToAll({ onEvent: r.onEvent });
+    const first = await Promise.race([
+      waitFor('the 2 stored events', () => r.seen.length >= 2).then(() => 'delivered'),
+      subscription.done.then(
+        () => 'ended',
+        (error: unknown) => `ended: ${String(error)}`,
+      ),
+    ]);
+    expect(
+      first,
+      'the duplicated connection inherits enableOfflineQueue: false, so a first XREAD sent before it is ready fails: wait for "ready", or duplicate with { enableOfflineQueue: true }',
+    ).toBe('delivered');
+    await subscription.stop();
+  });
+
   it('an async onEvent that takes a while still gets events in order', async () => {
     const { store } = await stores.member();
     await store.appendToStream('s', events(6));
@@ -211,6 +238,47 @@ describe('stop, errors and close', () => {
     expect(seen, 'the subscription stops at the failing event').toEqual([1, 2]);
     await waitFor('its connection to close', () => duplicates.made.every((c) => c.status === 'end'));
     await subscription.stop(); // stopping an ended subscription is harmless
+  });
+
+  it('a read that fails ends the subscription: done rejects with its error, and its connection is closed', async () => {
+    const { store, redis: client, duplicates } = await stores.member();
+    await client.set(`${stores.namespace}:all`, 'not a stream'); // an XREAD of it fails: WRONGTYPE
+    const subscription = store.subscribeToAll({ onEvent: () => {} });
+    const outcome = subscription.done.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    expect(
+      await within(5000, outcome),
+      'a failed XREAD must end the subscription (done rejects), not be retried or ignored',
+    ).toBe('settled');
+    expect(String(await outcome), 'done rejects with the error of the read').toMatch(/WRONGTYPE/);
+    await waitFor('its connection to close', () => duplicates.made.every((c) => c.status === 'end'));
+  });
+
+  it('a rejection of done that nobody looks at is not reported as unhandled', async () => {
+    const { store, duplicates } = await stores.member();
+    await store.appendToStream('s', events(1));
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    onTestFinished(() => void process.off('unhandledRejection', record));
+    let thrown = false;
+    store.subscribeToAll({
+      onEvent: () => {
+        thrown = true;
+        throw new Error('nobody looks at done');
+      },
+    });
+    await waitFor(
+      'onEvent to throw and the subscription to end',
+      () => thrown && duplicates.made.every((c) => c.status === 'end'),
+    );
+    await sleep(50);
+    expect(
+      unhandled,
+      'done rejected and nobody looked at it: no unhandled rejection may be reported',
+    ).toEqual([]);
   });
 
   it('a synchronous throw in onEvent ends it the same way', async () => {

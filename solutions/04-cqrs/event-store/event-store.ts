@@ -142,8 +142,8 @@ export interface EventStore {
    *   is written
    * @throws {TypeError} (as a rejection), before anything is written, naming the field and the value,
    *   when `streamName` is not a non-empty string without control characters, `events` is not an
-   *   array, an event's `type` or `eventId` is not a non-empty string, or its `data` or `metadata` is
-   *   not a plain object that `JSON.stringify` accepts (e.g. `events[1].data`)
+   *   array, an event is not an object, its `type` or `eventId` is not a non-empty string, or its
+   *   `data` or `metadata` is not a plain object that `JSON.stringify` accepts (e.g. `events[1].data`)
    * @throws {RangeError} (as a rejection) naming the value, when `expectedVersion` is none of the
    *   four forms (`-1`, `1.5`, `'NoStream'`)
    */
@@ -180,7 +180,9 @@ export interface EventStore {
    * stored, then every event appended later, with **no gap and no duplicate** where one turns into
    * the other, in position order, to `onEvent` one call at a time. It reads on a connection of its
    * own, made with `redis.duplicate()` when this is called (a blocked `XREAD` holds its connection),
-   * which `stop()` closes.
+   * which `stop()` closes. The duplicate copies the options of `redis`: the subscription works on one
+   * made with `enableOfflineQueue: false` too (its first read must wait until the new connection is
+   * ready).
    * @throws {TypeError} when `onEvent` is not a function
    * @throws {RangeError} naming the option and the value, when `after` is not as stated
    * @throws {EventStoreClosedError} after {@link close}
