@@ -20,8 +20,8 @@
  *   503 `{ error }`. Another method: 405 with `Allow: GET`. Another path: 404 `{ error }`.
  *
  * A client that goes away while its request waits stops the wait at once. A wait that is over
- * (answered, out of time, its client gone) leaves nothing behind: no timer, no listener, no further
- * read of Redis (see {@link QueryServer.waiting}).
+ * (answered, out of time, its client gone) leaves nothing behind: no listener, and no poll that goes
+ * on reading Redis (see {@link QueryServer.waiting}).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
