@@ -1,7 +1,8 @@
 /**
  * The course's test kit: what exercise suites import (never the exercises themselves).
  *
- * - Redis: {@link useRedis} gives each test file an empty database of a real Redis.
+ * - Redis: {@link useRedis} gives each test file an empty database of a real Redis;
+ *   {@link monitorRedis} shows the commands Redis ran (MONITOR).
  * - Servers: {@link listen}, {@link startHttpServer}, {@link freePort}, {@link waitFor}, {@link sleep}.
  * - WebSockets: {@link connectWebSocket}, a real `ws` client with `next()` and `closed`.
  * - Faults: {@link startFaultProxy} pauses, cuts or refuses a connection (to Redis or anything TCP).
@@ -19,5 +20,6 @@ export {
 } from './load.js';
 export { closeServer, freePort, type Listening, listen, sleep, startHttpServer, waitFor } from './net.js';
 export { type TestRedis, useRedis } from './redis.js';
+export { type MonitoredCommand, monitorRedis, type RedisMonitor } from './redis-monitor.js';
 export type { BenchContext, ServeContext, Served } from './runnable.js';
 export { type CloseInfo, connectWebSocket, type TestSocket } from './ws-client.js';

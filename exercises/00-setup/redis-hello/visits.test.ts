@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { useRedis, waitFor } from '../../../src/testing/index.js';
+import { monitorRedis, useRedis, waitFor } from '../../../src/testing/index.js';
 import { createVisitCounter } from './visits.js';
 
 const redis = useRedis();
@@ -23,25 +23,22 @@ async function inTimeZone(zone: string, check: () => Promise<void>): Promise<voi
 
 /** The commands Redis ran for this file's database while `act` ran, as `['multi']`, `['incr', key]`, ... */
 async function commandsDuring(act: () => Promise<unknown>): Promise<string[][]> {
-  const monitor = await redis.client().monitor();
+  const monitor = await monitorRedis(redis.host, redis.port);
   try {
-    const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[], _source: string, database: string) => {
-      if (Number(database) === redis.db) seen.push([String(args[0]).toLowerCase(), ...args.slice(1)]);
-    });
+    const ours = () => monitor.commands.filter((c) => c.db === redis.db).map((c) => [...c.args]);
     // MONITOR shows commands in the order Redis ran them: once the marker shows up, everything
     // that `act` sent (and waited for) has been seen.
     const marker = `end-of-commands-${Date.now()}-${Math.random()}`;
     const probe = redis.client();
     await probe.echo(`start-${marker}`);
-    await waitFor('MONITOR to start', () => seen.some((c) => c[1] === `start-${marker}`));
-    seen.length = 0;
+    await waitFor('MONITOR to start', () => ours().some((c) => c[1] === `start-${marker}`));
+    monitor.clear();
     await act();
     await probe.echo(marker);
-    await waitFor('MONITOR to show the commands', () => seen.some((c) => c[1] === marker));
-    return seen.filter((c) => !(c[0] === 'echo' && c[1] === marker));
+    await waitFor('MONITOR to show the commands', () => ours().some((c) => c[1] === marker));
+    return ours().filter((c) => !(c[0] === 'echo' && c[1] === marker));
   } finally {
-    monitor.disconnect();
+    monitor.close();
   }
 }
 
