@@ -95,9 +95,10 @@ interface VerifyContext {
 
 /*
  * The order: cheap checks first, then the suites against the solutions and the stubs one after the
- * other (they are the primary signal, and real-time tests are steadier on an idle machine). Then the
- * counterexamples phase, which mostly waits on real time (servers, timers, Redis), runs beside the
- * site build and the browser checks. The tooling tests come last and alone: the grader's tests hold
+ * other (they are the primary signal, and real-time tests are steadier on an idle machine). The site
+ * build starts beside the stubs (which only need to fail, so load cannot spoil them), and the browser
+ * checks, the longest phase, follow it at once; the counterexamples phase, which mostly waits on real
+ * time (servers, timers, Redis), runs beside them. The tooling tests come last and alone: the grader's tests hold
  * submissions to time and memory limits, and beside the counterexamples (load average 30 on two
  * cores) a submission that should hit the memory limit hit the time limit first.
  * LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
@@ -120,7 +121,7 @@ const phases: readonly Phase[] = [
   { name: 'counterexamples', after: ['stubs'], run: (ctx) => counterexamplesFail(ctx) },
   {
     name: 'site',
-    after: ['stubs'],
+    after: ['solutions'],
     run: () =>
       command(['node_modules/@docusaurus/core/bin/docusaurus.mjs', 'build'], 'site built into build/'),
   },
