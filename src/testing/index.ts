@@ -7,7 +7,18 @@
  * - WebSockets: {@link connectWebSocket}, a real `ws` client with `next()` and `closed`.
  * - Faults: {@link startFaultProxy} pauses, cuts or refuses a connection (to Redis or anything TCP).
  * - Time: {@link ManualClock}, for code that takes an injected `{ now(): number }`.
+ * - Processes: {@link useChildProcesses} runs a TypeScript entry in a child (to kill it with
+ *   `SIGKILL`), and {@link implementationFile} names the file under test for it.
  */
+export {
+  type ChildExit,
+  type ChildOptions,
+  implementationFile,
+  startTsChild,
+  type TsChild,
+  targetFolder,
+  useChildProcesses,
+} from './child.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export {
