@@ -74,6 +74,7 @@ const SIMULATORS: Record<string, string> = {
   EventLoopSimulator: 'event-loop',
   CircuitBreakerSimulator: 'circuit-breaker',
   HitRatioPlayground: 'hit-ratio',
+  QueueSimulator: 'queue',
 };
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {

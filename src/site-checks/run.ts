@@ -475,6 +475,36 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
           `hit ratio playground: uniform keys did not hit less than Zipf 1 (${small} -> ${uniform})`,
         );
     },
+    queue: async (p, where) => {
+      const sim = p.locator('[data-simulator="queue"]').first();
+      await hydrated(sim);
+      await sim.getByLabel(/min-idle/i).selectOption('5000');
+      await sim.getByLabel(/crash means slow/i).setChecked(false); // a page may start it ticked
+      const stepOneSecond = sim.getByRole('button', { name: /^step 1 s/i }).first();
+      const busy = sim.locator('[data-worker-state="busy"]');
+      // By keyboard: Step until a worker holds a job.
+      await stepOneSecond.focus();
+      for (let i = 0; i < 20 && (await busy.count()) === 0; i++) await p.keyboard.press('Enter');
+      const worker = (await busy.count()) > 0 ? await busy.first().getAttribute('data-worker') : null;
+      if (!worker) {
+        fail(where, 'queue simulator: 20 steps of Step 1 s left every worker idle');
+        return;
+      }
+      await sim.getByRole('button', { name: `Crash ${worker}` }).click();
+      const card = sim.locator(`[data-worker="${worker}"]`);
+      if ((await card.getAttribute('data-worker-state')) !== 'crashed')
+        fail(
+          where,
+          `queue simulator: Crash ${worker} left it "${await card.getAttribute('data-worker-state')}"`,
+        );
+      if (!(Number(await sim.getAttribute('data-pending')) > 0))
+        fail(where, `queue simulator: the job ${worker} held did not stay in the pending entries list`);
+      // min-idle 5 s: another worker must take the job over within 20 s.
+      for (let i = 0; i < 20 && Number(await sim.getAttribute('data-reclaimed')) === 0; i++)
+        await stepOneSecond.click();
+      if (!(Number(await sim.getAttribute('data-reclaimed')) > 0))
+        fail(where, `queue simulator: 20 s after ${worker} crashed its pending job was never reclaimed`);
+    },
   };
   for (const [name, script] of Object.entries(scripts)) {
     const host = pages.find((pg) => pg.simulators.includes(name));
