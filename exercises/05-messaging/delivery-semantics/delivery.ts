@@ -1,0 +1,292 @@
+/**
+ * Delivery semantics, measured. A producer notifies three consumer services (`email`, `sms`,
+ * `audit`), and every service must see every notification (fan-out). The same task runs on each of
+ * Redis's three messaging tools behind one interface, so that a crash shows what each one loses:
+ *
+ * - `pubsub`: PUBLISH to one channel; each consumer holds a SUBSCRIBE connection. Redis hands a
+ *   message to whoever is subscribed at that instant and keeps nothing: a consumer that is down, or
+ *   that dies with the message in its hands, never gets it (at most once).
+ * - `list`: the producer LPUSHes the message onto one list per consumer, all pushes in one
+ *   MULTI/EXEC. A consumer takes the oldest with `BLMOVE <queue> <processing> RIGHT LEFT`, handles it,
+ *   then LREMs it from its processing list; on start it first handles what its processing list still
+ *   holds from a previous run (the reliable-queue pattern of the LMOVE command page): at least once.
+ * - `stream`: XADD to one stream; one consumer group per consumer service. A consumer reads with
+ *   XREADGROUP and XACKs after handling; on start it first reads its own pending entries again (id
+ *   `0`, then on from the last one read) before new ones (`>`): at least once, and Redis counts every
+ *   delivery (the delivery count XPENDING shows).
+ *
+ * Redis keys and channels this module owns (`<ns>` is `namespace`, `<c>` a consumer's name):
+ *
+ * - `<ns>:channel` (pubsub): the channel every message is published on.
+ * - `<ns>:queue:<c>` (list): consumer `<c>`'s queue. The producer pushes on the left, the consumer
+ *   takes from the right: first in, first out. Messages wait here whether `<c>` runs or not.
+ * - `<ns>:processing:<c>` (list): the message `<c>` has taken and not yet acknowledged (and any whose
+ *   handler failed): what a crash leaves behind, and what `<c>` handles first when it starts again.
+ * - `<ns>:stream` (stream): every message, as an entry with the fields `id` and `body` (in that
+ *   order). Consumer `<c>` reads it through a consumer group named `<c>`, created (with MKSTREAM)
+ *   when `<c>` first starts, from id `0`: a group sees every entry the stream holds, even those added
+ *   before it existed. Inside its group the reader is a consumer also named `<c>`, so a restarted
+ *   `<c>` finds the entries its previous run left pending. Acknowledged entries stay in the stream (trimming it
+ *   is the job queue's topic). A pending entry that is no longer in the stream (XDEL, a trim) has
+ *   nothing left to deliver: the consumer acknowledges it and goes on.
+ *
+ * A list element and a pubsub payload are `JSON.stringify({ id, body })`.
+ *
+ * Everything lives in Redis: a producer and its consumers may use different transports (different
+ * processes) on the same namespace and kind. Only the record of deliveries is per transport object.
+ *
+ * A dropped connection does not end a consumer: ioredis reconnects it (and subscribes again, for
+ * pubsub) and the consumer goes on. What was published meanwhile waited in Redis (list, stream) or
+ * went to nobody (pubsub). A blocked read that Redis serves in the very instant its connection dies
+ * hands the message to nobody: it stays in the processing list or pending until the next start.
+ *
+ * **Delivered, handled, lost.** A *delivery* is one call of a consumer's handler with a message.
+ * It is *handled* when the handler's promise resolves while the consumer is running; only then is
+ * the message acknowledged (list: LREM from the processing list; stream: XACK). A handler that throws
+ * or rejects *failed*: the message is not acknowledged, and the consumer goes on with the next one.
+ * A consumer that crashes while its handler runs discards that call: its outcome is `'crashed'`,
+ * whatever the handler does later, and nothing is acknowledged. A message is *processed* by a
+ * consumer when at least one of its deliveries was handled; a published message that a consumer never
+ * processed is *lost* for it: a handler that started and never finished did not process anything.
+ * A message is *redelivered* to a consumer when its handler was called with it more than once.
+ *
+ * **What each tool guarantees**, in those words, for each consumer (what {@link report} measures):
+ *
+ * - `pubsub`: at most once. Lost: every message published while the consumer is not subscribed
+ *   (not started yet, stopped, crashed, or its connection down until ioredis has subscribed it
+ *   again), the message in its hands at a crash and those it had received but not yet handled, and
+ *   every message whose handler failed. Nothing is redelivered, so nothing is processed twice.
+ * - `list` and `stream`: at least once. A message waits in Redis (queue, stream) until the consumer
+ *   takes it, and stays there (processing list, pending entries) until it is acknowledged, so nothing
+ *   is lost as long as the consumer starts again (stream: and the entry is not deleted from the
+ *   stream before it is acknowledged). Redelivered at the consumer's next start: the message in its
+ *   hands at a crash, every message whose handler failed, and a message that was handled but whose
+ *   acknowledgement never reached Redis, which is then processed twice (at least once is not exactly
+ *   once). A graceful stop loses nothing and causes no redelivery. The stream counts the deliveries of
+ *   each entry ({@link Delivery.attempt}); the list does not.
+ * - All three: each consumer gets its own copy of every message (fan-out), one at a time, in publish
+ *   order, except that a start first delivers what earlier runs left unacknowledged: a redelivered
+ *   message comes after messages published later than it.
+ *
+ * These hold while Redis keeps its data (a Redis restart without persistence loses lists and streams
+ * too).
+ *
+ * **Errors** that name a value write a string in double quotes (as `JSON.stringify` does), an array
+ * as its elements written so, in brackets, and anything else as `String()` does: `""`, `"queue"`,
+ * `["sms", 7]`, `2.5`, `undefined`, `NaN`.
+ */
+import type { Redis } from 'ioredis';
+
+/** The Redis tool a transport carries messages with. */
+export type TransportKind = 'pubsub' | 'list' | 'stream';
+
+/** What the producer publishes. */
+export interface Message {
+  /** The message's id, e.g. `'m1'`: a non-empty string. */
+  readonly id: string;
+  /** The payload: a string (JSON, if you need structure). */
+  readonly body: string;
+}
+
+/** What a handler receives: the message, and what the consumer knows about this delivery. */
+export interface Delivery extends Message {
+  /** The consumer service it is delivered to. */
+  readonly consumer: string;
+  /**
+   * True when the message comes from what a previous run of this consumer left unacknowledged: its
+   * processing list (list) or its pending entries (stream). Always false for pubsub.
+   */
+  readonly redelivery: boolean;
+  /**
+   * Stream only: the entry's delivery count as Redis holds it for this delivery (what XPENDING shows
+   * while the handler runs): 1 the first time, 2 after one redelivery, … Absent for pubsub and list
+   * (a list does not count deliveries).
+   */
+  readonly attempt?: number;
+}
+
+/** A consumer's handler. It is called with one message at a time, and the next call waits for it. */
+export type Handler = (delivery: Delivery) => void | Promise<void>;
+
+/**
+ * How a delivery ended: `'running'` (the handler has not settled yet), `'handled'` (it resolved while
+ * the consumer was running: the message is acknowledged), `'failed'` (it threw or rejected: not
+ * acknowledged), `'crashed'` (the consumer crashed before it settled: whatever it does later is
+ * ignored, nothing is acknowledged).
+ */
+export type DeliveryOutcome = 'running' | 'handled' | 'failed' | 'crashed';
+
+/** One delivery, as the transport recorded it. */
+export interface DeliveryRecord {
+  /** The consumer service whose handler was called. */
+  readonly consumer: string;
+  /** The message's id ({@link Message.id}). */
+  readonly messageId: string;
+  /** As {@link Delivery.redelivery}. */
+  readonly redelivery: boolean;
+  /** As {@link Delivery.attempt}: stream only. */
+  readonly attempt?: number;
+  /** How the call ended, or `'running'` while it has not. */
+  readonly outcome: DeliveryOutcome;
+}
+
+/** What happened to the published messages at one consumer, computed by {@link report}. */
+export interface ConsumerReport {
+  /** The published ids that this consumer never processed (no handled delivery), in publish order. */
+  readonly lost: string[];
+  /**
+   * The published ids whose handler was called more than once at this consumer (whatever the
+   * outcomes), in publish order.
+   */
+  readonly redelivered: string[];
+  /**
+   * How many handled deliveries there were beyond the first for the same message, summed over the
+   * messages: the times a message's effect happened again (at least once means "maybe twice").
+   */
+  readonly duplicates: number;
+}
+
+/** What {@link createTransport} takes. */
+export interface TransportOptions {
+  /**
+   * The producer's connection (publish goes over it). Each consumer opens connections of its own
+   * with `redis.duplicate()` (a blocked read or a subscription holds its connection). It belongs to
+   * the caller: nothing here closes it.
+   */
+  readonly redis: Redis;
+  /** The start of every key and channel (`<namespace>:...`): a non-empty string. */
+  readonly namespace: string;
+  /** The Redis tool to carry the messages with: `'pubsub'`, `'list'` or `'stream'`. */
+  readonly kind: TransportKind;
+  /** The consumer services, e.g. `['email', 'sms', 'audit']`: at least one, non-empty, distinct. */
+  readonly consumers: readonly string[];
+  /**
+   * How long one blocking read (BLMOVE, XREADGROUP BLOCK) waits for a message before the consumer
+   * looks again whether it was asked to stop, in ms: a positive integer. Default 100. Also how long a
+   * consumer waits before it reads again after a read failed (its connection is down and ioredis gave
+   * up on the command): it keeps trying, once per `blockMs`, never in a busy loop.
+   */
+  readonly blockMs?: number;
+}
+
+/** A consumer that is running: how it ends. */
+export interface RunningConsumer {
+  /**
+   * Graceful: takes no new message, lets the handler finish the message in hand (pubsub: and every
+   * message already received, which waits in memory), acknowledges what was handled, then closes the
+   * consumer's connections. A blocked read is not cut (Redis could hand over a message just as the
+   * connection closes); the consumer waits for it to return, at most `blockMs`. Resolves when all of
+   * that is done; then the consumer can be started again. A second call returns the same promise;
+   * after {@link crash} it does nothing.
+   */
+  stop(): Promise<void>;
+  /**
+   * Abrupt, as a process that dies: closes the consumer's connections now, sends nothing more (no
+   * acknowledgement, no read), and discards the running handler call (its record says `'crashed'`,
+   * whatever it does later). No handler call of this run starts afterwards. The consumer can be
+   * started again at once. Once the run has ended (stopped or crashed), it does nothing: least of all
+   * to a run started after it.
+   */
+  crash(): void;
+}
+
+/** One consumer service of a transport. */
+export interface Consumer {
+  /** The service's name, one of the transport's `consumers`. */
+  readonly name: string;
+  /**
+   * Starts consuming: opens the consumer's connection (`redis.duplicate()`), and handles messages one
+   * at a time, in the order they were published, holding at most one at a time (list and stream take
+   * the next message from Redis only after the previous one was handled or failed). List and stream
+   * first deliver, oldest first, what a previous run left unacknowledged ({@link Delivery.redelivery}
+   * true); a message whose handler failed is delivered again only at a later start (so after
+   * messages published later). Resolves once the consumer receives every message published from then
+   * on: pubsub once SUBSCRIBE is confirmed, stream once its group exists, list once the processing
+   * list has been read.
+   * @throws {ConsumerRunningError} (as a rejection) when this consumer is already running on this
+   *   transport
+   * @throws {TypeError} (as a rejection) when `handler` is not a function
+   * @throws Redis's error (as a rejection) when Redis refuses the consumer's first commands (a key
+   *   of the wrong type); the consumer is then not running, and its connection is closed
+   */
+  start(handler: Handler): Promise<RunningConsumer>;
+}
+
+/**
+ * The "notify every consumer service" task on one Redis tool: the producer's side (`publish`), the
+ * consumer services, and the record of every delivery to the consumers started through it.
+ */
+export interface Transport {
+  /** The Redis tool it uses, as {@link TransportOptions.kind}. */
+  readonly kind: TransportKind;
+  /**
+   * Sends `message` to every consumer. pubsub: one PUBLISH. list: one LPUSH per consumer queue, all
+   * in one MULTI/EXEC, so a producer that dies halfway notifies every consumer or none. stream: one
+   * XADD. Resolves when Redis has taken it; rejects with Redis's error when Redis refuses a command
+   * (a key of the wrong type: inside MULTI/EXEC the other pushes still happen, Redis does not roll
+   * back).
+   * @throws {TypeError} (as a rejection), before anything is sent, naming the field and the value,
+   *   when `message.id` is not a non-empty string or `message.body` is not a string
+   */
+  publish(message: Message): Promise<void>;
+  /**
+   * The consumer service `name`.
+   * @throws {RangeError} naming the value, when `name` is not one of `consumers`
+   */
+  consumer(name: string): Consumer;
+  /**
+   * Every delivery of this transport's consumers so far, in the order the handler calls started:
+   * fresh copies.
+   */
+  deliveries(): DeliveryRecord[];
+  /**
+   * Stops every running consumer of this transport gracefully (as {@link RunningConsumer.stop}) and
+   * waits for them. Does not close `redis`.
+   */
+  close(): Promise<void>;
+}
+
+/** The rejection of `start()` for a consumer that is already running on this transport. */
+export class ConsumerRunningError extends Error {
+  /** For callers that branch on a code rather than a class. */
+  readonly code = 'ECONSUMERRUNNING';
+  override readonly name = 'ConsumerRunningError';
+
+  constructor(
+    /** The consumer's name, which the message names too. */
+    readonly consumer: string,
+  ) {
+    super(
+      `consumer ${JSON.stringify(consumer)} is already running: stop() or crash() it before starting it again`,
+    );
+  }
+}
+
+/**
+ * Creates a transport of `kind` on `namespace`. Nothing is sent until the first call.
+ * @throws {TypeError} naming the option and the value, when `redis` is missing, `namespace` is not a
+ *   non-empty string, or `consumers` is not an array of non-empty strings
+ * @throws {RangeError} naming the option and the value, when `kind` is not one of the three kinds,
+ *   `consumers` is empty or names a consumer twice, or `blockMs` is not a positive integer
+ */
+export function createTransport(options: TransportOptions): Transport {
+  throw todo('createTransport');
+}
+
+/**
+ * What happened at each consumer in `consumers`, from the record of `deliveries` alone: which
+ * `published` messages it lost, which it got more than once, and how many times an effect happened
+ * again. Records of other consumers, and of ids not in `published`, are ignored. A pure function: it
+ * returns new arrays and changes nothing it is given.
+ * @throws {RangeError} naming the id, when `published` holds an id twice
+ */
+export function report(
+  published: readonly string[],
+  deliveries: readonly DeliveryRecord[],
+  consumers: readonly string[],
+): Record<string, ConsumerReport> {
+  throw todo('report');
+}
+
+const todo = (fn: string) =>
+  new Error(`${fn}() is not implemented yet: open exercises/05-messaging/delivery-semantics/delivery.ts`);
