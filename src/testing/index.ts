@@ -6,7 +6,8 @@
  * - Servers: {@link listen}, {@link startHttpServer}, {@link freePort}, {@link waitFor}, {@link sleep}.
  * - WebSockets: {@link connectWebSocket}, a real `ws` client with `next()` and `closed`.
  * - Faults: {@link startFaultProxy} pauses, cuts or refuses a connection (to Redis or anything TCP).
- * - Time: {@link ManualClock}, for code that takes an injected `{ now(): number }`.
+ * - Time: {@link ManualClock}, for code that takes an injected `{ now(): number }`; {@link deferred},
+ *   a promise the test settles by hand.
  * - Processes: {@link useChildProcesses} runs a TypeScript entry in a child (to kill it with
  *   `SIGKILL`), and {@link implementationFile} names the file under test for it.
  */
@@ -20,6 +21,7 @@ export {
   useChildProcesses,
 } from './child.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
+export { type Deferred, deferred } from './deferred.js';
 export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export {
   comparisonTable,

@@ -1,21 +1,11 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { deferred } from '../../../src/testing/index.js';
 import { createEventBus } from './event-bus.js';
 
 interface ShopEvents {
   'order.placed': { orderId: string; total: number };
   'user.signedUp': { userId: string };
   tick: number;
-}
-
-/** A promise with its resolve/reject handed out, to control when an async handler finishes. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** Resolves to 'pending' if `promise` has not settled after the already queued jobs have run. */

@@ -124,21 +124,6 @@ export function events(n: number, type = 'Happened', from = 1): NewEvent[] {
   return Array.from({ length: n }, (_, i) => ({ type, data: { n: from + i } }));
 }
 
-/** A promise and the functions that settle it. */
-export function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** Every key of the namespace, sorted. */
 export async function namespaceKeys(client: Redis, namespace: string): Promise<string[]> {
   const keys: string[] = [];

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
+import { deferred, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
 import { createEventStore, EventStoreClosedError, type RecordedEvent } from './event-store.js';
-import { deferred, events, hookDuplicates, useStores } from './harness.js';
+import { events, hookDuplicates, useStores } from './harness.js';
 
 const redis = useRedis();
 const stores = useStores(redis);

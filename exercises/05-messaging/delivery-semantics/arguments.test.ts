@@ -1,21 +1,20 @@
 /** The arguments every call checks, and what the transport hands out. */
 import { describe, expect, it } from 'vitest';
 import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
-import { createTransport, type Message, type TransportKind, type TransportOptions } from './delivery.js';
-import { handled, KINDS, onCleanup, publishAll, scriptedHandler, useTransports } from './harness.js';
+import { createTransport, type Message, type TransportOptions } from './delivery.js';
+import {
+  handled,
+  handledRecord,
+  KINDS,
+  onCleanup,
+  publishAll,
+  SETTLE_MS,
+  scriptedHandler,
+  useTransports,
+} from './harness.js';
 
 const redis = useRedis();
 const t = useTransports(redis, 'args');
-
-/** A settle time for "nothing else happens": long enough for a wrong solution to show itself. */
-const SETTLE_MS = 150;
-
-const handledRecord = (kind: TransportKind, id: string) => ({
-  messageId: id,
-  redelivery: false,
-  ...(kind === 'stream' ? { attempt: 1 } : {}),
-  outcome: 'handled',
-});
 
 describe('arguments', () => {
   it('createTransport() names the bad option and its value: TypeError for the wrong type, RangeError for a bad value', async () => {

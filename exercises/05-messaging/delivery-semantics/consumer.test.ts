@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { sleep, useRedis } from '../../../src/testing/index.js';
-import { ConsumerRunningError, type TransportKind } from './delivery.js';
+import { ConsumerRunningError } from './delivery.js';
 import {
   bodyOf,
   entered,
@@ -16,22 +16,13 @@ import {
   payload,
   pendingOf,
   publishAll,
+  SETTLE_MS,
   scriptedHandler,
   useTransports,
 } from './harness.js';
 
 const redis = useRedis();
 const t = useTransports(redis, 'consumer');
-
-/** A settle time for "nothing else happens": long enough for a wrong solution to show itself. */
-const SETTLE_MS = 150;
-
-const handledRecord = (kind: TransportKind, id: string, redelivery = false, attempt = 1) => ({
-  messageId: id,
-  redelivery,
-  ...(kind === 'stream' ? { attempt } : {}),
-  outcome: 'handled',
-});
 
 describe.each(KINDS)('%s: starting', (kind) => {
   it('start() resolves once the consumer gets every message published from then on', async () => {

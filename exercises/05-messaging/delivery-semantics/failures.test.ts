@@ -1,15 +1,17 @@
 /** A handler that throws: what each tool does with the message, then and at the next start. */
 import { describe, expect, it } from 'vitest';
 import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
-import { report, type TransportKind } from './delivery.js';
+import { report } from './delivery.js';
 import {
   handled,
+  handledRecord,
   ids,
   KINDS,
   keeps,
   pendingOf,
   publishAll,
   recordsOf,
+  SETTLE_MS,
   scriptedHandler,
   useTransports,
   WAIT,
@@ -17,16 +19,6 @@ import {
 
 const redis = useRedis();
 const t = useTransports(redis, 'fail');
-
-/** A settle time for "nothing else happens": long enough for a wrong solution to show itself. */
-const SETTLE_MS = 150;
-
-const handledRecord = (kind: TransportKind, id: string, redelivery = false, attempt = 1) => ({
-  messageId: id,
-  redelivery,
-  ...(kind === 'stream' ? { attempt } : {}),
-  outcome: 'handled',
-});
 
 describe.each(KINDS)('%s: a handler that fails', (kind) => {
   it(

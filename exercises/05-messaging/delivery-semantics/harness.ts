@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeEach } from 'vitest';
-import { listen, type TestRedis, waitFor } from '../../../src/testing/index.js';
+import { deferred, listen, type TestRedis, waitFor } from '../../../src/testing/index.js';
 import {
   createTransport,
   type Delivery,
@@ -27,6 +27,17 @@ export const keeps = (kind: TransportKind): boolean => kind !== 'pubsub';
 
 /** Wide limits for waits on real Redis (a loaded 2-core machine): a correct solution needs milliseconds. */
 export const WAIT = { timeoutMs: 4000 } as const;
+
+/** A settle time for "nothing else happens": long enough for a wrong solution to show itself. */
+export const SETTLE_MS = 150;
+
+/** The record of a delivery that was handled, as {@link recordsOf} returns it. */
+export const handledRecord = (kind: TransportKind, id: string, redelivery = false, attempt = 1) => ({
+  messageId: id,
+  redelivery,
+  ...(kind === 'stream' ? { attempt } : {}),
+  outcome: 'handled',
+});
 
 const connections: Redis[] = [];
 const transports: Transport[] = [];
@@ -147,21 +158,6 @@ export async function publishAll(transport: Transport, ids: readonly string[]): 
 /** `m<from>` … `m<to>`. */
 export const ids = (from: number, to: number): string[] =>
   Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`);
-
-/** A promise and the functions that settle it. */
-export function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(e: unknown): void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** A handler call the test holds: `entered` resolves when it starts, `release()` lets it return. */
 export interface Hold {

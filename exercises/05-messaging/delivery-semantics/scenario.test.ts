@@ -18,6 +18,7 @@ import {
   connection,
   entered,
   handledByAll,
+  handledRecord,
   ids,
   KINDS,
   keeps,
@@ -128,13 +129,6 @@ const SMS: Record<TransportKind, ConsumerReport> = {
   stream: { lost: [], redelivered: ['m3'], duplicates: 0 },
 };
 
-const handledRecord = (id: string, kind: TransportKind, redelivery = false, attempt = 1) => ({
-  messageId: id,
-  redelivery,
-  ...(kind === 'stream' ? { attempt } : {}),
-  outcome: 'handled',
-});
-
 describe.each(KINDS)('%s: sms crashes with m3 in its hands', (kind) => {
   let outcome: Outcome | undefined;
   let failure: unknown;
@@ -174,17 +168,17 @@ describe.each(KINDS)('%s: sms crashes with m3 in its hands', (kind) => {
     };
     const expected = keeps(kind)
       ? [
-          handledRecord('m1', kind),
-          handledRecord('m2', kind),
+          handledRecord(kind, 'm1'),
+          handledRecord(kind, 'm2'),
           crashed,
-          handledRecord('m3', kind, true, 2),
-          ...ids(4, 9).map((id) => handledRecord(id, kind)),
+          handledRecord(kind, 'm3', true, 2),
+          ...ids(4, 9).map((id) => handledRecord(kind, id)),
         ]
       : [
-          handledRecord('m1', kind),
-          handledRecord('m2', kind),
+          handledRecord(kind, 'm1'),
+          handledRecord(kind, 'm2'),
           crashed,
-          ...ids(7, 9).map((id) => handledRecord(id, kind)),
+          ...ids(7, 9).map((id) => handledRecord(kind, id)),
         ];
     expect(
       sms,
@@ -201,7 +195,7 @@ describe.each(KINDS)('%s: sms crashes with m3 in its hands', (kind) => {
       expect(
         deliveries.filter((r) => r.consumer === consumer).map(({ consumer: _, ...rest }) => rest),
         `${consumer} must get every message exactly once`,
-      ).toStrictEqual(PUBLISHED.map((id) => handledRecord(id, kind)));
+      ).toStrictEqual(PUBLISHED.map((id) => handledRecord(kind, id)));
     }
   });
 

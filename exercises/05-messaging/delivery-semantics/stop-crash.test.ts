@@ -1,12 +1,13 @@
 /** How a consumer ends on each tool: a graceful stop() and an abrupt crash(). */
 import { describe, expect, it } from 'vitest';
 import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
-import { report, type TransportKind } from './delivery.js';
+import { report } from './delivery.js';
 import {
   bodyOf,
   entered,
   handled,
   handledByAll,
+  handledRecord,
   ids,
   KINDS,
   keeps,
@@ -14,6 +15,7 @@ import {
   pendingOf,
   publishAll,
   recordsOf,
+  SETTLE_MS,
   scriptedHandler,
   subscribers,
   useTransports,
@@ -23,16 +25,6 @@ import {
 
 const redis = useRedis();
 const t = useTransports(redis, 'stop');
-
-/** A settle time for "nothing else happens": long enough for a wrong solution to show itself. */
-const SETTLE_MS = 150;
-
-const handledRecord = (kind: TransportKind, id: string, redelivery = false, attempt = 1) => ({
-  messageId: id,
-  redelivery,
-  ...(kind === 'stream' ? { attempt } : {}),
-  outcome: 'handled',
-});
 
 describe.each(KINDS)('%s: stop() is graceful', (kind) => {
   it('waits for the handler in hand, acknowledges it, and loses nothing', async () => {

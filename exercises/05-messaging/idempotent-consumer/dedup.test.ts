@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
-import { deferred, keysUnder, message, reached, settle, tap, useConsumers } from './harness.js';
+import { deferred, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
+import { keysUnder, message, reached, settle, tap, useConsumers } from './harness.js';
 import {
   ConsumerClosedError,
   createIdempotentConsumer,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, sleep, startFaultProxy, useRedis } from '../../../src/testing/index.js';
-import { deferred, keysUnder, message, reached, useConsumers, within } from './harness.js';
+import { deferred, type FaultProxy, sleep, startFaultProxy, useRedis } from '../../../src/testing/index.js';
+import { keysUnder, message, reached, useConsumers, within } from './harness.js';
 
 const redis = useRedis();
 const consumers = useConsumers(redis);

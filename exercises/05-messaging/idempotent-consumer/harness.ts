@@ -8,6 +8,7 @@ import type { ChainableCommander } from 'ioredis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
 import type { TestRedis } from '../../../src/testing/index.js';
+import { deferred } from '../../../src/testing/index.js';
 import {
   createIdempotentConsumer,
   type Handler,
@@ -194,21 +195,6 @@ function countingEffects(fx: string, admin: () => Redis): Effects {
       return Number((await admin().get(countKey(id))) ?? 0);
     },
   };
-}
-
-/** A promise and the functions that settle it. */
-export function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-} {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /**

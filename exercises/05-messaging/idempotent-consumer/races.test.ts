@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { useRedis } from '../../../src/testing/index.js';
-import { barrier, deferred, type Member, message, reached, settle, useConsumers } from './harness.js';
+import { deferred, useRedis } from '../../../src/testing/index.js';
+import { barrier, type Member, message, reached, settle, useConsumers } from './harness.js';
 import { type Handler, IdempotencyKeyReusedError, type Outcome } from './idempotent-consumer.js';
 
 const redis = useRedis();

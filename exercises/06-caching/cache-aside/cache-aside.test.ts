@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, useRedis, waitFor } from '../../../src/testing/index.js';
+import { deferred, ManualClock, useRedis, waitFor } from '../../../src/testing/index.js';
 import {
   BadEntryError,
   type CacheAsideOptions,
@@ -47,17 +47,6 @@ function loaderOf<V>(answer: (key: string, call: number) => V | Promise<V>) {
     return answer(key, calls.length);
   };
   return Object.assign(load, { calls });
-}
-
-/** A promise the test settles by hand. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** Fails with `what` if `promise` has not settled within `ms` (a guard against a hang, not a timing check). */

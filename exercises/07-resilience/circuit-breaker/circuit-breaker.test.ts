@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../../../src/testing/index.js';
+import { deferred, ManualClock } from '../../../src/testing/index.js';
 import {
   BreakerOpenError,
   type BreakerState,
@@ -49,17 +49,6 @@ const fail = (b: CircuitBreaker, error: unknown = boom()) =>
       },
       (e: unknown) => e,
     );
-
-/** A promise to settle by hand: work that takes as long as the test wants. */
-function deferred<T = string>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Lets every pending promise callback run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -347,7 +336,7 @@ describe('CircuitBreaker: half-open', () => {
   it('admits exactly halfOpenProbes of 100 concurrent callers and rejects the rest at once', async () => {
     const { breaker, clock } = setup({ halfOpenProbes: 3 });
     await toHalfOpen(breaker, clock);
-    const pending = Array.from({ length: 3 }, () => deferred());
+    const pending = Array.from({ length: 3 }, () => deferred<string>());
     let started = 0;
     const outcomes: ('ok' | 'rejected' | 'pending')[] = Array(100).fill('pending');
     const calls = Array.from({ length: 100 }, (_, i) =>
@@ -387,7 +376,7 @@ describe('CircuitBreaker: half-open', () => {
   it('admits halfOpenProbes calls in all, not at a time: a finished probe does not free a place', async () => {
     const { breaker, clock, events } = setup({ halfOpenProbes: 3 });
     await toHalfOpen(breaker, clock);
-    const probes = [deferred(), deferred(), deferred()];
+    const probes = [deferred<string>(), deferred<string>(), deferred<string>()];
     const calls = probes.map((d) => breaker.execute(() => d.promise));
     probes[0]!.resolve('1');
     await calls[0];
@@ -411,7 +400,7 @@ describe('CircuitBreaker: half-open', () => {
   it('re-opens on the first failed probe and restarts the cool-down at that moment', async () => {
     const { breaker, clock, events } = setup({ halfOpenProbes: 2, openMs: 5_000 });
     await toHalfOpen(breaker, clock);
-    const probes = [deferred(), deferred()];
+    const probes = [deferred<string>(), deferred<string>()];
     const calls = probes.map((d) => breaker.execute(() => d.promise).catch(() => 'failed'));
     probes[0]!.resolve('fine');
     clock.advance(700);
@@ -443,7 +432,7 @@ describe('CircuitBreaker: half-open', () => {
   it('ignores the other probes once one has failed', async () => {
     const { breaker, clock } = setup({ halfOpenProbes: 2 });
     await toHalfOpen(breaker, clock);
-    const late = deferred();
+    const late = deferred<string>();
     const lateCall = breaker.execute(() => late.promise);
     await fail(breaker);
     expect(breaker.state).toBe('open');
@@ -489,7 +478,7 @@ describe('CircuitBreaker: half-open', () => {
 describe('CircuitBreaker: calls from an earlier state never move it', () => {
   it('a success that arrives while open does not close it', async () => {
     const { breaker, events } = setup();
-    const slow = deferred();
+    const slow = deferred<string>();
     const slowCall = breaker.execute(() => slow.promise);
     await trip(breaker);
     slow.resolve('finally');
@@ -500,7 +489,7 @@ describe('CircuitBreaker: calls from an earlier state never move it', () => {
 
   it('a late failure from the closed period does not re-open a half-open breaker', async () => {
     const { breaker, clock } = setup();
-    const slow = deferred();
+    const slow = deferred<string>();
     const slowCall = rejection(breaker.execute(() => slow.promise));
     await toHalfOpen(breaker, clock);
     slow.reject(boom());
@@ -512,7 +501,7 @@ describe('CircuitBreaker: calls from an earlier state never move it', () => {
 
   it('a late success from the closed period is not a probe', async () => {
     const { breaker, clock } = setup();
-    const slow = deferred();
+    const slow = deferred<string>();
     const slowCall = breaker.execute(() => slow.promise);
     await toHalfOpen(breaker, clock);
     slow.resolve('late');
@@ -523,7 +512,7 @@ describe('CircuitBreaker: calls from an earlier state never move it', () => {
   it('a probe that settles after a forced close() is not counted in the closed window', async () => {
     const { breaker, clock } = setup({ minimumRequests: 1 });
     await toHalfOpen(breaker, clock);
-    const probe = deferred();
+    const probe = deferred<string>();
     const probeCall = rejection(breaker.execute(() => probe.promise));
     breaker.close();
     probe.reject(boom());
@@ -573,7 +562,7 @@ describe('CircuitBreaker: open() and close()', () => {
   it('open() while probes run ignores their outcomes', async () => {
     const { breaker, clock } = setup();
     await toHalfOpen(breaker, clock);
-    const probe = deferred();
+    const probe = deferred<string>();
     const call = breaker.execute(() => probe.promise);
     breaker.open();
     probe.resolve('fine');
@@ -621,7 +610,7 @@ describe('CircuitBreaker: open() and close()', () => {
     expect(events, 'closed to closed is not a transition').toEqual([]);
     await fail(breaker);
     expect(breaker.state, 'the three failures before close() are forgotten').toBe('closed');
-    const slow = deferred();
+    const slow = deferred<string>();
     const slowCall = rejection(breaker.execute(() => slow.promise));
     breaker.close();
     for (let i = 0; i < 3; i++) await fail(breaker);
@@ -770,7 +759,7 @@ describe('CircuitBreaker: aborts', () => {
     const controller = new AbortController();
     const old = breaker.execute(() => new Promise<string>(() => {}), controller.signal);
     await toHalfOpen(breaker, clock);
-    const probe = deferred();
+    const probe = deferred<string>();
     const probeCall = breaker.execute(() => probe.promise);
     controller.abort(new Error('the old caller gives up'));
     expect((await settledNow(old)).status).toBe('rejected');
