@@ -342,6 +342,36 @@ async function checkRunawayLiveBlock(page: Page, origin: string, pages: PageInfo
   }
 }
 
+/**
+ * A worker whose download fails (a dropped connection, a browser short of memory) is started again:
+ * the block still runs to the end. Checked in a context of its own, since the failed download it
+ * provokes would count against the page.
+ */
+async function checkLiveBlockSurvivesFailedWorkerLoad(page: Page, origin: string, pages: PageInfo[]) {
+  const host = pages.find((p) => p.liveTs > 0);
+  if (!host) return;
+  const where = `${host.route} live block 1 (its worker's first download fails)`;
+  const context = await (page.context().browser() as Browser).newContext({ viewport: DESKTOP });
+  try {
+    const probe = await context.newPage();
+    let failed = 0;
+    await probe.route(/\/live-code\.[0-9a-f]+\.js$/, (route) =>
+      failed++ === 0 ? route.abort('connectionreset') : route.continue(),
+    );
+    await probe.goto(origin + host.route, { waitUntil: 'networkidle' });
+    const block = probe.locator('[data-live-ts]').first();
+    try {
+      await block.locator('[data-ok="true"]').waitFor({ timeout: 15_000 });
+    } catch {
+      const said = await block.locator('[data-live-console]').textContent();
+      fail(where, `the block did not run to the end: ${(said ?? '').slice(0, 200)}`);
+    }
+    if (failed === 0) fail(where, 'no worker download was seen to fail (has the worker file been renamed?)');
+  } finally {
+    await context.close();
+  }
+}
+
 /** The instructor's guide is one click from the home page (and from every page's navbar). */
 async function checkInstructorsLink(page: Page, origin: string) {
   await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
@@ -619,6 +649,7 @@ async function main() {
     const all = args.only ? discoverPages(buildDir, path.resolve(args['docs-dir']), root) : pages;
     for (const [name, step] of [
       ['live code', () => checkRunawayLiveBlock(page, server.origin, all)],
+      ['live code download', () => checkLiveBlockSurvivesFailedWorkerLoad(page, server.origin, all)],
       ['instructors', () => checkInstructorsLink(page, server.origin)],
       ['simulators', () => checkSimulators(page, server.origin, all)],
       ['search', () => checkSearch(page, server.origin, all)],

@@ -31,6 +31,8 @@ export interface RunOptions {
 }
 
 export const DEFAULT_TIME_LIMIT_MS = 2_000;
+/** How many times a worker that failed to load is started again before the run reports it. */
+const LOAD_RETRIES = 2;
 
 /** The console line a stuck program ends with. */
 export const stoppedMessage = (limitMs: number) =>
@@ -65,13 +67,16 @@ export function runProgram(
   const done = new Promise<{ ok: boolean; ms: number }>((resolve) => {
     settle = resolve;
   });
-  const worker = new Worker(new URL('./worker.ts', import.meta.url), { name: 'live-code' });
+  let worker: Worker;
   let heardFrom: number | undefined;
   let finished = false;
+  let loadFailures = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
 
   const end = () => {
     over = true;
     clearInterval(watchdog);
+    clearTimeout(retry);
     worker.terminate();
   };
   const stop = (text: string) => {
@@ -81,20 +86,36 @@ export function runProgram(
     settle({ ok: false, ms: performance.now() - started });
   };
 
-  worker.onmessage = (event: MessageEvent<FromWorker>) => {
-    if (over) return;
-    const message = event.data;
-    if (message.type === 'alive') heardFrom = performance.now();
-    else if (message.type === 'line') emit({ kind: message.kind, text: message.text });
-    else if (message.type === 'done') {
-      finished = true;
-      settle({ ok: message.ok, ms: message.ms });
-    }
+  const start = () => {
+    worker = new Worker(new URL('./worker.ts', import.meta.url), { name: 'live-code' });
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      if (over) return;
+      const message = event.data;
+      if (message.type === 'alive') heardFrom = performance.now();
+      else if (message.type === 'line') emit({ kind: message.kind, text: message.text });
+      else if (message.type === 'done') {
+        finished = true;
+        settle({ ok: message.ok, ms: message.ms });
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      if (over) return;
+      // A worker that never said it was alive failed to load (a dropped download, a browser short of
+      // memory): nothing of the program has run yet, so starting it again repeats nothing.
+      if (heardFrom === undefined && loadFailures < LOAD_RETRIES) {
+        loadFailures++;
+        worker.terminate();
+        retry = setTimeout(start, 250 * loadFailures);
+        return;
+      }
+      stop(
+        `the live code could not run: ${event.message || `its worker failed to load ${loadFailures + 1} times; reload the page`}`,
+      );
+    };
+    worker.postMessage({ type: 'run', js } satisfies ToWorker);
   };
-  worker.onerror = (event) => {
-    event.preventDefault();
-    stop(`the live code could not run: ${event.message || 'its worker failed to load'}`);
-  };
+
   // Checked from the page's thread, which the program cannot block.
   const watchdog = setInterval(() => {
     const now = performance.now();
@@ -106,7 +127,7 @@ export function runProgram(
       if (finished) settle({ ok: false, ms: now - started });
     }
   }, 100);
-  worker.postMessage({ type: 'run', js } satisfies ToWorker);
+  start();
 
   return {
     done,
