@@ -75,6 +75,7 @@ const SIMULATORS: Record<string, string> = {
   CircuitBreakerSimulator: 'circuit-breaker',
   HitRatioPlayground: 'hit-ratio',
   QueueSimulator: 'queue',
+  HashRingSimulator: 'hash-ring',
 };
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {

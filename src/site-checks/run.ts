@@ -535,6 +535,69 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       if (!(Number(await sim.getAttribute('data-reclaimed')) > 0))
         fail(where, `queue simulator: 20 s after ${worker} crashed its pending job was never reclaimed`);
     },
+    'hash-ring': async (p, where) => {
+      const sim = p.locator('[data-simulator="hash-ring"]').first();
+      await hydrated(sim);
+      const attr = async (name: string) => (await sim.getAttribute(`data-${name}`)) ?? '';
+      /** Waits until the simulator has applied one more operation than `before`. */
+      const applied = async (before: number, what: string) => {
+        for (let i = 0; i < 50 && Number(await attr('operations')) <= before; i++)
+          await p.waitForTimeout(100);
+        if (Number(await attr('operations')) <= before) throw new Error(`${what} changed nothing`);
+      };
+      /** Adds a node by keyboard (focus Add node, Enter); returns the node count before it. */
+      const join = async () => {
+        const before = Number(await attr('operations'));
+        const n = (await attr('nodes')).split(',').length;
+        await sim.getByRole('button', { name: /^add node/i }).focus();
+        await p.keyboard.press('Enter');
+        await applied(before, 'Enter on "Add node"');
+        if ((await attr('last-op')) !== 'add' || (await attr('nodes')).split(',').length !== n + 1)
+          throw new Error(`Enter on "Add node" did not add a node (nodes ${await attr('nodes')})`);
+        return n;
+      };
+      // A page may start it elsewhere: consistent hashing with 100 virtual nodes, the exercise's setting.
+      await sim.getByRole('radio', { name: /consistent/i }).check();
+      await sim.getByRole('combobox', { name: /virtual nodes/i }).selectOption('100');
+      const n = await join();
+      const moved = Number(await attr('moved'));
+      const share = Number(await attr('moved-share'));
+      const ideal = Number(await attr('ideal-share'));
+      const shown = (await sim.locator('[aria-live]').first().textContent()) ?? '';
+      if (Math.abs(ideal - 1 / (n + 1)) > 1e-3)
+        fail(where, `hash ring simulator: a join of node ${n + 1} gave an ideal of ${ideal}, not 1/${n + 1}`);
+      if (!(moved > 0) || Math.abs(share - ideal) > 0.4 * ideal)
+        fail(
+          where,
+          `hash ring simulator: the join moved ${(share * 100).toFixed(1)}% of keys, not near the ideal 1/${n + 1}`,
+        );
+      if (Number(await attr('moved-onto-new')) !== moved || Number(await attr('moved-between-old')) !== 0)
+        fail(
+          where,
+          `hash ring simulator: under consistent hashing ${await attr('moved-between-old')} of ${moved} moved keys went between old nodes, not onto the new one`,
+        );
+      if (!shown.includes(`${(share * 100).toFixed(1)}%`) || !/all onto node/.test(shown))
+        fail(where, `hash ring simulator: the moved share is not said in words ("${shown}")`);
+      const drawn = await sim
+        .locator('[data-moved-dots]')
+        .evaluateAll((els) => els.reduce((sum, el) => sum + Number(el.getAttribute('data-moved-dots')), 0));
+      if (drawn !== moved)
+        fail(where, `hash ring simulator: ${drawn} keys drawn as moved, but ${moved} moved`);
+      // Modulo N, by keyboard: the arrow key moves the checked radio to the next scheme.
+      const before = Number(await attr('operations'));
+      await sim.getByRole('radio', { name: /consistent/i }).focus();
+      await p.keyboard.press('ArrowDown');
+      await applied(before, 'ArrowDown from "Consistent hashing"');
+      if ((await attr('scheme')) !== 'modulo')
+        fail(where, `hash ring simulator: the scheme toggle left "${await attr('scheme')}", not "modulo"`);
+      const m = await join();
+      const modShare = Number(await attr('moved-share'));
+      if (!(modShare > 0.5) || !(Number(await attr('moved-between-old')) > 0))
+        fail(
+          where,
+          `hash ring simulator: modulo ${m} -> ${m + 1} moved ${(modShare * 100).toFixed(1)}% of keys, not most (about ${m}/${m + 1})`,
+        );
+    },
   };
   for (const [name, script] of Object.entries(scripts)) {
     const host = pages.find((pg) => pg.simulators.includes(name));
