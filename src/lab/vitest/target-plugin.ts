@@ -8,9 +8,10 @@
  * from the pristine course, so a submission can change only what a learner is meant to edit.
  *
  * Vitest 5 caches transformed modules on disk, and a transformed test file carries its resolved
- * imports; the cache key therefore includes the target, or a later run would replay the first
- * run's choice.
+ * imports; the cache key therefore includes the target and the manifests' `files`, or a later run
+ * would replay the first run's choice.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -46,6 +47,16 @@ export function runtimeDependencies(root = courseRoot): ReadonlySet<string> {
     dependencies?: Record<string, string>;
   };
   return new Set(Object.keys(pkg.dependencies ?? {}));
+}
+
+/** A digest of every exercise's editable `files`, the part of the course the redirection depends on. */
+function editableFilesDigest(root: string): string {
+  try {
+    const files = loadCourse(root).exercises.map((e) => [e.id, e.manifest.files]);
+    return createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
+  } catch {
+    return 'unreadable-manifests'; // the course check reports why; the tests still run
+  }
 }
 
 /** The import rule, as the refusal states it. */
@@ -85,7 +96,13 @@ export function labTargetPlugin(target: Target = targetFromEnv(), root = courseR
     name: 'lab-target',
     enforce: 'pre',
     configureVitest({ defineCacheKeyGenerator }) {
-      defineCacheKeyGenerator(() => `lab-target:${target.dir}|${target.hiddenDir ?? ''}`);
+      // Which imports are redirected follows the manifests' `files`: a new or edited manifest must
+      // not replay resolutions cached before it existed (a maintainer adding an exercise met this).
+      let manifests: string | undefined;
+      defineCacheKeyGenerator(() => {
+        manifests ??= editableFilesDigest(root);
+        return `lab-target:${target.dir}|${target.hiddenDir ?? ''}|${manifests}`;
+      });
     },
     resolveId(source, importer) {
       if (!importer) return null;
