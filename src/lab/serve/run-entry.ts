@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { RedisHandle } from '../../testing/redis-server.js';
 import { startRedis } from '../../testing/redis-server.js';
 import type { Course, Exercise } from '../course.js';
-import { resolveTargetDir, type Target } from '../target.js';
+import { resolveTargetDir, TARGET_ENV, type Target } from '../target.js';
 import { UsageError } from '../ui.js';
 import { type LoadedEntry, loadEntry } from './load-entry.js';
 
@@ -46,6 +46,10 @@ export async function withEntry<T>(
   }
   let redis: RedisHandle | undefined;
   let entry: LoadedEntry<(ctx: never) => unknown> | undefined;
+  // An entry that starts processes of its own (a cluster's workers) finds the target's files the
+  // way the suites do, through LAB_TARGET (the kit's `implementationFile`).
+  const previousTarget = process.env[TARGET_ENV];
+  process.env[TARGET_ENV] = target.dir;
   try {
     if (exercise.manifest.needs.includes('redis')) redis = await startRedis();
     entry = await loadEntry<(ctx: never) => unknown>(course, exercise, file, target);
@@ -55,6 +59,8 @@ export async function withEntry<T>(
   } finally {
     await entry?.close().catch(() => {});
     await redis?.stop().catch(() => {});
+    if (previousTarget === undefined) delete process.env[TARGET_ENV];
+    else process.env[TARGET_ENV] = previousTarget;
   }
 }
 

@@ -1,0 +1,79 @@
+/**
+ * The worker's HTTP server: what each process of the cluster runs. It keeps nothing that another
+ * worker would need: the hit counter lives in Redis, so any worker can answer any request and a
+ * worker can be killed, replaced or restarted without losing a count.
+ *
+ * Redis keys this module owns:
+ *
+ * - `<counterKey>` (default `hits`): a plain integer string, raised by `INCR` once per `GET /hits`.
+ *   One key for every worker: `INCR` is atomic in Redis, so two workers counting at once never lose
+ *   an increment (a variable in the process would give each worker a count of its own).
+ *
+ * Its one Redis connection is named `app:<pid>` (`CLIENT SETNAME`), so `CLIENT LIST` shows which
+ * worker holds which connection, and that a stopped worker left none behind.
+ */
+import type { Server } from 'node:http';
+
+/** What {@link startApp} needs. */
+export interface AppOptions {
+  /** The shared Redis, e.g. `redis://127.0.0.1:6379/1`. */
+  readonly redisUrl: string;
+  /**
+   * The port to listen on (default 0: any free port). In a cluster worker the primary owns the
+   * listening socket: every worker that listens on the same port, 0 included, shares one port.
+   */
+  readonly port?: number;
+  /** The address to listen on (default `127.0.0.1`). */
+  readonly host?: string;
+  /** The Redis key of the shared counter (default `hits`). */
+  readonly counterKey?: string;
+}
+
+/** A started app. */
+export interface App {
+  /** The HTTP server, listening. */
+  readonly server: Server;
+  /** The port it listens on (in a cluster worker: the port all the workers share). */
+  readonly port: number;
+  /**
+   * Graceful shutdown: stops accepting connections, waits until every request already received has
+   * been answered, then closes the Redis connection (`QUIT`). Safe to call twice; later calls
+   * return the same promise.
+   */
+  close(): Promise<void>;
+}
+
+/** The longest `GET /slow` may wait, in milliseconds. */
+export const MAX_SLOW_MS = 60_000;
+
+/**
+ * Starts the app and resolves once it listens. Routes (every body is JSON):
+ *
+ * - `GET /hits`: `INCR <counterKey>` in Redis, answers 200 `{ "hits": <the new count>, "pid": <this
+ *   process's pid> }`; 503 `{ "error": ... }` when Redis fails.
+ * - `GET /whoami`: 200 `{ "pid": <pid> }`.
+ * - `GET /slow?ms=<n>`: waits n milliseconds (an integer from 0 to {@link MAX_SLOW_MS}), then 200
+ *   `{ "pid": <pid>, "ms": n }`: a request that stays in flight, for shutdown tests. 400 `{ "error" }`
+ *   naming the value for anything else.
+ * - Another method on these paths: 405 with `Allow: GET`; any other path: 404.
+ *
+ * @throws {Error} when the server cannot listen (the port is taken, say)
+ */
+export async function startApp(options: AppOptions): Promise<App> {
+  throw todo('startApp');
+}
+
+/**
+ * The entry of a cluster worker: starts the app from the environment (`REDIS_URL`, required;
+ * `PORT`, default 0; `HOST`, default `127.0.0.1`; `HITS_KEY`, default `hits`) and wires the graceful
+ * shutdown. When the primary calls `worker.disconnect()`, Node closes this worker's server, waits for
+ * the requests in flight to be answered, then closes the IPC channel: on that `disconnect` this
+ * function closes Redis and exits with code 0.
+ * @throws {Error} when `REDIS_URL` is missing or `PORT` is not a port number
+ */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<App> {
+  throw todo('runWorker');
+}
+
+const todo = (fn: string) =>
+  new Error(`${fn}() is not implemented yet: open exercises/09-scaling/cluster/app.ts`);
