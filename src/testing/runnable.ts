@@ -7,7 +7,9 @@
  *   run by `npm run bench -- <exercise> [--target solutions] [--duration S] [--connections N]`.
  *
  * Both import the implementation relatively (`./server.js`), so the same target switch that the
- * tests use (`LAB_TARGET`, `--target`) decides whose code runs.
+ * tests use (`LAB_TARGET`, `--target`) decides whose code runs. While an entry runs, the runner sets
+ * `LAB_TARGET` to that target's folder, so an entry that starts processes of its own (a cluster's
+ * workers) finds the target's files with the kit's `implementationFile`, as suites do.
  */
 
 /** What `npm run serve` hands to an exercise's `serve` entry. */
