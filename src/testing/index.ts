@@ -7,7 +7,8 @@
  * - WebSockets: {@link connectWebSocket}, a real `ws` client with `next()` and `closed`.
  * - Faults: {@link startFaultProxy} pauses, cuts or refuses a connection (to Redis or anything TCP).
  * - Time: {@link ManualClock}, for code that takes an injected `{ now(): number }`; {@link deferred},
- *   a promise the test settles by hand.
+ *   a promise the test settles by hand; {@link within}, {@link settlesWithin} and {@link valueWithin}
+ *   race a call against a wide limit, so a hang fails with a message.
  * - Processes: {@link useChildProcesses} runs a TypeScript entry in a child (to kill it with
  *   `SIGKILL`), and {@link implementationFile} names the file under test for it.
  */
@@ -35,4 +36,5 @@ export { closeServer, freePort, type Listening, listen, sleep, startHttpServer, 
 export { type TestRedis, useRedis } from './redis.js';
 export { type MonitoredCommand, monitorRedis, type RedisMonitor } from './redis-monitor.js';
 export type { BenchContext, ServeContext, Served } from './runnable.js';
+export { PENDING, settlesWithin, valueWithin, within } from './within.js';
 export { type CloseInfo, connectWebSocket, type TestSocket } from './ws-client.js';

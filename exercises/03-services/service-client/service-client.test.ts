@@ -8,6 +8,7 @@ import {
   ManualClock,
   sleep,
   startHttpServer,
+  valueWithin,
   waitFor,
 } from '../../../src/testing/index.js';
 import { type Instance, type InstanceInit, type InstanceSource, StaticSource } from './instance-source.js';
@@ -133,22 +134,6 @@ async function answeredBy(client: ServiceClient, n: number): Promise<string[]> {
     }
   }
   return ids;
-}
-
-/**
- * `promise`, or a failure naming `what` once `ms` have passed: a call that should have timed out
- * fails the test in 2 s instead of hanging until the test's own timeout.
- */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A source whose lookups the test answers by hand, one at a time. */
@@ -436,7 +421,7 @@ describe('service client: connections and timeouts', () => {
   it('times out a call whose instance never answers, and closes the request', async () => {
     const a = await startInstance('a', silent);
     const client = clientFor(sourceOf(a), { timeoutMs: 150, retries: 0 });
-    const error = await rejection(within(get(client), 2000, 'a 150 ms call'), 'a silent instance');
+    const error = await rejection(valueWithin(get(client), 2000, 'a 150 ms call'), 'a silent instance');
     expect(error, 'a ServiceTimeoutError').toBeInstanceOf(ServiceTimeoutError);
     expect(error.code).toBe('ETIMEDOUT');
     expect(error.instance?.id, 'naming the instance').toBe('a');
@@ -456,7 +441,10 @@ describe('service client: connections and timeouts', () => {
     const client = clientFor(sourceOf(a), { timeoutMs: 300, retries: 0 });
     // Twice: on a busy machine one call could stall past its limit before the headers were read.
     for (const call of [1, 2]) {
-      const error = await rejection(within(get(client), 2000, `call ${call}, limit 300 ms`), 'a trickle');
+      const error = await rejection(
+        valueWithin(get(client), 2000, `call ${call}, limit 300 ms`),
+        'a trickle',
+      );
       expect(error, 'headers came at once, but the body never ended: ServiceTimeoutError').toBeInstanceOf(
         ServiceTimeoutError,
       );
@@ -595,7 +583,7 @@ describe('service client: retries', () => {
     const slow = await startInstance('slow', silent);
     const good = await startInstance('good');
     const client = clientFor(sourceOf(slow, good), { timeoutMs: 300 });
-    const res = await within(get(client), 2000, 'two attempts of at most 300 ms');
+    const res = await valueWithin(get(client), 2000, 'two attempts of at most 300 ms');
     expect(res.instance.id, 'the GET timed out on slow and was answered by good').toBe('good');
     await waitFor('slow to see its request closed', () => slow.abandoned === 1);
 
@@ -603,7 +591,7 @@ describe('service client: retries', () => {
     const good2 = await startInstance('good2');
     const posting = clientFor(sourceOf(slow2, good2), { timeoutMs: 150 });
     const error = await rejection(
-      within(posting.request({ method: 'POST', path: '/payments', body: '{}' }), 2000, 'a 150 ms POST'),
+      valueWithin(posting.request({ method: 'POST', path: '/payments', body: '{}' }), 2000, 'a 150 ms POST'),
       'a POST',
     );
     expect(error, 'the POST times out and is not retried').toBeInstanceOf(ServiceTimeoutError);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { deferred, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
+import { deferred, settlesWithin, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
 import { createEventStore, EventStoreClosedError, type RecordedEvent } from './event-store.js';
 import { events, hookDuplicates, useStores } from './harness.js';
 
@@ -16,17 +16,6 @@ function recorder() {
     positions: () => seen.map((e) => e.position),
     onEvent: (e: RecordedEvent) => void seen.push(e),
   };
-}
-
-/** Resolves with what `promise` settled to, or 'pending' after `ms` (a wide limit, for a hang). */
-async function within(ms: number, promise: Promise<unknown>): Promise<'settled' | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms);
-  });
-  const result = await Promise.race([promise.then(() => 'settled' as const), limit]);
-  clearTimeout(timer);
-  return result;
 }
 
 describe('catch-up subscription', () => {
@@ -179,7 +168,7 @@ describe('stop, errors and close', () => {
     await waitFor('the stored event', () => r.seen.length >= 1);
     await sleep(30); // now blocked, waiting for new events
     expect(
-      await within(2000, subscription.stop()),
+      await settlesWithin(subscription.stop(), 2000),
       'stop() must not wait for the blocked XREAD to time out: close its connection',
     ).toBe('settled');
     expect(
@@ -249,7 +238,7 @@ describe('stop, errors and close', () => {
       (error: unknown) => error,
     );
     expect(
-      await within(5000, outcome),
+      await settlesWithin(outcome, 5000),
       'a failed XREAD must end the subscription (done rejects), not be retried or ignored',
     ).toBe('settled');
     expect(String(await outcome), 'done rejects with the error of the read').toMatch(/WRONGTYPE/);
@@ -306,7 +295,9 @@ describe('stop, errors and close', () => {
       'every subscriber to get the event',
       () => r1.seen.length && r2.seen.length && r3.seen.length,
     );
-    expect(await within(2000, store.close()), 'close() stops the subscriptions promptly').toBe('settled');
+    expect(await settlesWithin(store.close(), 2000), 'close() stops the subscriptions promptly').toBe(
+      'settled',
+    );
     await expect(s1.done).resolves.toBeUndefined();
     await expect(s2.done).resolves.toBeUndefined();
     expect(duplicates.made.length, 'one connection per subscription').toBe(2);

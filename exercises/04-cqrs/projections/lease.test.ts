@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
+import { ManualClock, sleep, useRedis, waitFor, within } from '../../../src/testing/index.js';
 import { accountSummary } from './account-summary.js';
 import { allStreamKey } from './event-log.js';
 import {
@@ -40,19 +40,6 @@ async function runner(options: Partial<ProjectionRunnerOptions> & { owner: strin
       ...options,
     }),
   );
-}
-
-/** What `promise` resolved to, or 'pending' after `ms` (a wide limit, for a call that hangs). */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms);
-  });
-  try {
-    return await Promise.race([promise, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const leaseKey = () => projectionKeys(namespace.current, PROJECTION, 1).lease;
@@ -228,7 +215,7 @@ describe('ProjectionRunner: start and stop', () => {
       reads,
       'after a batch that applied nothing the loop waits pollMs (60 s here) before it reads the log again',
     ).toBe(idle);
-    expect(await within(5000, a.stop()), 'stop() ends a pause of pollMs at once').not.toBe('pending');
+    expect(await within(a.stop(), 5000), 'stop() ends a pause of pollMs at once').not.toBe('pending');
     await expect(running).resolves.toBeUndefined();
   });
 

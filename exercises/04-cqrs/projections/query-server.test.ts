@@ -7,6 +7,7 @@ import {
   startFaultProxy,
   useRedis,
   waitFor,
+  within,
 } from '../../../src/testing/index.js';
 import { accountSummary } from './account-summary.js';
 import type { NewEvent } from './event-log.js';
@@ -72,19 +73,6 @@ async function setup(events: readonly NewEvent[], options: Partial<QueryServerOp
   const listening = await listen(server.server);
   onCleanup(() => listening.close());
   return { url: `http://127.0.0.1:${listening.port}`, runner, server, subscriber, reader };
-}
-
-/** What `promise` resolved to, or 'pending' after `ms` (a wide limit, for a request that hangs). */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms);
-  });
-  try {
-    return await Promise.race([promise, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -324,7 +312,7 @@ describe('QueryServer: read-your-writes with minPosition', () => {
     const { url } = await setup(sampleEvents(5), { waitMs: 30_000 });
     stopPolls();
     for (const min of [0, 4, 5]) {
-      const reply = await within(5000, get(`${url}/accounts/a?minPosition=${min}`));
+      const reply = await within(get(`${url}/accounts/a?minPosition=${min}`), 5000);
       expect(
         reply,
         `minPosition=${min} with the checkpoint at 5 is reached: answer without waiting (no message comes, the poll is stopped in this test, and waitMs is 30 s)`,
@@ -336,7 +324,7 @@ describe('QueryServer: read-your-writes with minPosition', () => {
   it('a positions message wakes the wait: with the poll stopped, the commit that reaches minPosition still ends it', async () => {
     const { url, runner, server } = await setup(sampleEvents(4), { waitMs: 30_000 });
     stopPolls();
-    const pending = within(10_000, get(`${url}/accounts/b?minPosition=6`));
+    const pending = within(get(`${url}/accounts/b?minPosition=6`), 10_000);
     await waitFor('the request to wait', () => server.waiting === 1);
     await append(admin, namespace.current, [ev.deposited('b', 500)]);
     await runner.runOnce(); // checkpoint 5, announced on the channel: one short of minPosition
@@ -402,7 +390,7 @@ describe('QueryServer: read-your-writes with minPosition', () => {
     onCleanup(() => proxy.close());
     const reader = await connection(`redis://127.0.0.1:${proxy.port}/${redis.db}`);
     const { url, server } = await setup(sampleEvents(3), { redis: reader, waitMs: 20_000 });
-    const pending = within(5000, get(`${url}/accounts/a?minPosition=10`));
+    const pending = within(get(`${url}/accounts/a?minPosition=10`), 5000);
     await waitFor('the request to wait', () => server.waiting === 1);
     proxy.refuse(true);
     proxy.cut();

@@ -300,17 +300,6 @@ export async function pendingOf(admin: Redis, stream: string, name: string) {
   return (await admin.xpending(stream, name, '-', '+', 100)) as [string, string, number, number][];
 }
 
-/** Resolves with 'settled' or, after `ms`, 'pending' (a wide limit, for something that must wait). */
-export async function within(ms: number, promise: Promise<unknown>): Promise<'settled' | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms);
-  });
-  const result = await Promise.race([promise.then(() => 'settled' as const), limit]);
-  clearTimeout(timer);
-  return result;
-}
-
 /**
  * A TCP proxy to Redis that counts the bytes a client sends, and can let through only so many more
  * before it destroys the connection: a producer that dies in the middle of writing a command.

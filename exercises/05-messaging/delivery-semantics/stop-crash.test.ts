@@ -1,6 +1,6 @@
 /** How a consumer ends on each tool: a graceful stop() and an abrupt crash(). */
 import { describe, expect, it } from 'vitest';
-import { sleep, useRedis, waitFor } from '../../../src/testing/index.js';
+import { settlesWithin, sleep, useRedis, waitFor } from '../../../src/testing/index.js';
 import { report } from './delivery.js';
 import {
   bodyOf,
@@ -20,7 +20,6 @@ import {
   subscribers,
   useTransports,
   WAIT,
-  within,
 } from './harness.js';
 
 const redis = useRedis();
@@ -40,11 +39,12 @@ describe.each(KINDS)('%s: stop() is graceful', (kind) => {
       { ...handledRecord(kind, 'm1'), outcome: 'running' },
     ]);
     const stopping = sms.stop();
-    expect(await within(SETTLE_MS, stopping), 'stop() must wait while the handler still works on m1').toBe(
-      'pending',
-    );
+    expect(
+      await settlesWithin(stopping, SETTLE_MS),
+      'stop() must wait while the handler still works on m1',
+    ).toBe('pending');
     m1.release();
-    expect(await within(WAIT.timeoutMs, stopping), 'and resolve once it is done').toBe('settled');
+    expect(await settlesWithin(stopping, WAIT.timeoutMs), 'and resolve once it is done').toBe('settled');
     expect(recordsOf(transport, 'sms'), 'm1 was handled').toEqual([handledRecord(kind, 'm1')]);
     if (kind === 'list') {
       expect(await admin.lrange(keys.processing('sms'), 0, -1), 'acknowledged: LREM from processing').toEqual(
@@ -107,7 +107,7 @@ describe.each(KINDS)('%s: stop() is graceful', (kind) => {
     await publishAll(transport, ['m2']);
     await entered(m2, 'audit to be handed m2');
     const closing = transport.close();
-    expect(await within(SETTLE_MS, closing), 'close() waits for the handler in hand').toBe('pending');
+    expect(await settlesWithin(closing, SETTLE_MS), 'close() waits for the handler in hand').toBe('pending');
     m2.release();
     await closing;
     const seen = script.calls.length;
@@ -140,7 +140,7 @@ describe.each(KINDS)('%s: crash()', (kind) => {
     }
     sms.crash();
     expect(
-      await within(SETTLE_MS, sms.stop()),
+      await settlesWithin(sms.stop(), SETTLE_MS),
       'stop() after crash() does nothing: it does not wait for the handler',
     ).toBe('settled');
     m1.release(); // the handler returns after the crash

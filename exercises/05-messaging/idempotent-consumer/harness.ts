@@ -8,7 +8,7 @@ import type { ChainableCommander } from 'ioredis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
 import type { TestRedis } from '../../../src/testing/index.js';
-import { deferred } from '../../../src/testing/index.js';
+import { deferred, within as raceLimit } from '../../../src/testing/index.js';
 import {
   createIdempotentConsumer,
   type Handler,
@@ -233,16 +233,8 @@ export function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
  * Waits for `promise` at most `ms`; `'pending'` if it has not settled by then (a call that hangs
  * fails its test with a message instead of the test's time-out).
  */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'pending'>((resolve) => {
-    timer = setTimeout(() => resolve('pending'), ms);
-  });
-  try {
-    return await Promise.race([settle(promise), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function within<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | 'pending'> {
+  return raceLimit(settle(promise), ms);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { deferred, ManualClock, useRedis, waitFor } from '../../../src/testing/index.js';
+import { deferred, ManualClock, useRedis, valueWithin, waitFor } from '../../../src/testing/index.js';
 import {
   BadEntryError,
   type CacheAsideOptions,
@@ -47,19 +47,6 @@ function loaderOf<V>(answer: (key: string, call: number) => V | Promise<V>) {
     return answer(key, calls.length);
   };
   return Object.assign(load, { calls });
-}
-
-/** Fails with `what` if `promise` has not settled within `ms` (a guard against a hang, not a timing check). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A connection whose commands are recorded (name only), from now on. */
@@ -333,7 +320,7 @@ describe('single-flight', () => {
     const never = deferred<string>();
     void cache.get('stuck', () => never.promise);
     const load = loaderOf((key) => `value of ${key}`);
-    const [a, b] = await within(
+    const [a, b] = await valueWithin(
       Promise.all([cache.get('a', load), cache.get('b', load)]),
       4000,
       'a get of another key must not wait for a slow load of "stuck"',
@@ -441,7 +428,11 @@ describe('stale-while-revalidate', () => {
     const refresh = deferred<string>();
     const load = loaderOf(() => refresh.promise);
     expect(
-      await within(cache.get('k', load), 4000, 'a stale read must answer without waiting for the refresh'),
+      await valueWithin(
+        cache.get('k', load),
+        4000,
+        'a stale read must answer without waiting for the refresh',
+      ),
     ).toBe('old');
     expect(load.calls, 'the stale read started a refresh').toEqual(['k']);
 

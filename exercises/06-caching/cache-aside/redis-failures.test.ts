@@ -5,6 +5,7 @@ import {
   ManualClock,
   startFaultProxy,
   useRedis,
+  valueWithin,
   waitFor,
 } from '../../../src/testing/index.js';
 import { type CacheErrorStage, createCacheAside, type Loader } from './cache-aside.js';
@@ -74,19 +75,6 @@ function loaderOf(answer: () => string | Promise<string>) {
   return Object.assign(load, { calls });
 }
 
-/** Fails with `what` if `promise` has not settled within `ms` (a guard against a hang, not a timing check). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe('when Redis goes away', () => {
   it('every get answers from the loader, single-flight still holds, and both failures are reported', async () => {
     const { cache, errors, breakRedis, restore, stored } = await setupBehindProxy();
@@ -94,7 +82,7 @@ describe('when Redis goes away', () => {
     await breakRedis();
 
     const load = loaderOf(() => 'from the database');
-    const values = await within(
+    const values = await valueWithin(
       Promise.all(Array.from({ length: 50 }, () => cache.get('k', load))),
       5000,
       'gets while Redis is down must answer from the loader, not wait for Redis',
@@ -128,7 +116,7 @@ describe('when Redis goes away', () => {
       return 'loaded';
     });
     expect(
-      await within(cache.get('k', load), 5000, 'the get must not wait for Redis'),
+      await valueWithin(cache.get('k', load), 5000, 'the get must not wait for Redis'),
       'the get resolves with the loaded value although the write failed',
     ).toBe('loaded');
     expect(errors, 'only the write failed').toEqual([{ stage: 'write', key: 'k' }]);
@@ -141,7 +129,7 @@ describe('when Redis goes away', () => {
     proxy.pause();
     try {
       const load = loaderOf(() => 'loaded');
-      expect(await within(cache.get('k', load), 5000, 'a stalled Redis must not hang the get')).toBe(
+      expect(await valueWithin(cache.get('k', load), 5000, 'a stalled Redis must not hang the get')).toBe(
         'loaded',
       );
       expect(errors.map((e) => e.stage)).toEqual(['read', 'write']);

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach } from 'vitest';
-import { ManualClock, sleep, type TestRedis } from '../../../src/testing/index.js';
+import { ManualClock, type TestRedis, within } from '../../../src/testing/index.js';
 import { createTwoLevelCache, type TwoLevelCache, type TwoLevelCacheOptions } from './two-level-cache.js';
 
 /**
@@ -217,15 +217,8 @@ export function countingLoader<T>(value: (key: string) => T) {
   };
 }
 
-export const TIMED_OUT = Symbol('timed out');
-
-/** The promise's value, or {@link TIMED_OUT} if it has not settled within `ms` (a wide bound). */
-export function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  return Promise.race([promise, sleep(ms).then((): typeof TIMED_OUT => TIMED_OUT)]);
-}
-
 /** Every listener on a connection, of every event. */
 export const listenerTotal = (client: Redis): number =>
   client.eventNames().reduce((total, event) => total + client.listenerCount(event), 0);
 
-export { ManualClock };
+export { ManualClock, within };
