@@ -166,6 +166,16 @@ describe('refresh rotation and reuse detection (RFC 9700 §4.14.2)', () => {
     );
   });
 
+  it('a refresh token whose family Redis lost (evicted, flushed) is refused as revoked, not started again', async () => {
+    const { jwt, client } = setup();
+    const { refreshToken } = await jwt.issue('ada');
+    const families = await client.keys('jwt:family:*');
+    expect(families, 'one family key for the login').toHaveLength(1);
+    await client.del(...families);
+    await refused(jwt.refresh(refreshToken), 'revoked', 'a family Redis no longer holds has ended');
+    expect(await client.keys('jwt:family:*'), 'and no family is written again').toEqual([]);
+  });
+
   it('a refresh token is refused after its exp', async () => {
     const { jwt, clock } = setup();
     const { refreshToken } = await jwt.issue('ada');

@@ -102,7 +102,9 @@ export interface JwtSessions {
    * Presenting a refresh token that was already used revokes its whole family (every access and
    * refresh token of that login) and throws `reused`. Two refreshes with one token at the same
    * moment (two tabs) are a reuse too: a client serializes its refreshes (RFC 9700 §4.14.2 allows a
-   * grace period instead; this module keeps none).
+   * grace period instead; this module keeps none). A refresh token whose family Redis no longer
+   * holds (the key was evicted, flushed or lost in a failover) is refused as `revoked`: the login has
+   * ended, and the module fails closed rather than start the family again.
    * @throws {JwtSessionError} as `verify` (with `refresh` expected), or `reused`
    */
   refresh(refreshToken: string): Promise<TokenPair>;
