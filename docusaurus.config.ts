@@ -5,6 +5,7 @@ import { accessiblePrismTheme } from './src/plugins/accessible-prism';
 import exercisesPlugin from './src/plugins/exercises';
 import keepMermaidLazy from './src/plugins/keep-mermaid-lazy';
 import scrollableTables from './src/plugins/scrollable-tables';
+import tsExtensionAlias from './src/plugins/ts-extension-alias';
 
 /**
  * Where the course's repository lives, when the build is told (LAB_REPO_URL, e.g. a class's fork):
@@ -54,7 +55,7 @@ const config: Config = {
       },
     ],
   ],
-  plugins: [exercisesPlugin as PluginModule, keepMermaidLazy],
+  plugins: [exercisesPlugin as PluginModule, keepMermaidLazy, tsExtensionAlias],
   presets: [
     [
       'classic',

@@ -68,7 +68,7 @@ function outsideFences(text: string): string {
 }
 
 /** Components that draw one mermaid diagram each. */
-const DIAGRAM_COMPONENTS = ['Mermaid', 'CourseMap'];
+const DIAGRAM_COMPONENTS = ['Mermaid', 'CourseMap', 'DiagramViewer'];
 const SIMULATORS: Record<string, string> = {
   LoadBalancerSimulator: 'load-balancer',
   EventLoopSimulator: 'event-loop',
@@ -76,6 +76,8 @@ const SIMULATORS: Record<string, string> = {
   HitRatioPlayground: 'hit-ratio',
   QueueSimulator: 'queue',
   HashRingSimulator: 'hash-ring',
+  PartitionSimulator: 'partition',
+  DiagramViewer: 'diagram',
 };
 
 export function analyseSource(text: string): Pick<PageInfo, 'mermaid' | 'liveTs' | 'simulators'> {

@@ -535,6 +535,87 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       if (!(Number(await sim.getAttribute('data-reclaimed')) > 0))
         fail(where, `queue simulator: 20 s after ${worker} crashed its pending job was never reclaimed`);
     },
+    partition: async (p, where) => {
+      const sim = p.locator('[data-simulator="partition"]').first();
+      await hydrated(sim);
+      const attr = (name: string) => sim.getAttribute(`data-${name}`);
+      const until = (selector: string, what: string) =>
+        sim
+          .and(p.locator(selector))
+          .waitFor({ timeout: 15_000 })
+          .catch(() => {
+            throw new Error(`partition simulator: never got ${what}`);
+          });
+      const press = async (target: Locator, key: string) => {
+        await target.focus();
+        await p.keyboard.press(key);
+      };
+      await sim.getByRole('combobox', { name: /replication/i }).selectOption('async');
+      await until('[data-mode="async"]', 'the async mode');
+      // The preset partition {n1, n2} | {n3, n4, n5}, drawn with the keyboard.
+      for (const node of ['n3', 'n4', 'n5']) {
+        const toggle = sim.locator(`[data-side-toggle="${node}"]`);
+        await press(toggle, 'Space');
+        if ((await toggle.getAttribute('aria-pressed')) !== 'true')
+          fail(where, `partition simulator: Space on ${node}'s side button did not move it to side B`);
+      }
+      await press(sim.locator('[data-action="partition"]'), 'Enter');
+      await until('[data-partitioned]', 'a partition after Enter on "Cut the network"');
+      await press(sim.getByRole('checkbox', { name: /random clients/i }), 'Space');
+      const runTen = async () => {
+        const before = Number(await attr('tick'));
+        await press(sim.locator('[data-action="run"]'), 'Enter');
+        await until(`[data-tick="${before + 10}"]`, `tick ${before + 10} after Enter on "Run 10 ticks"`);
+      };
+      for (let i = 0; i < 10 && (await attr('verdict')) !== 'not linearizable'; i++) await runTen();
+      const asyncText = (await sim.locator('[data-verdict-text]').textContent()) ?? '';
+      if ((await attr('verdict')) !== 'not linearizable' || !/^Not linearizable/.test(asyncText))
+        fail(
+          where,
+          `partition simulator: async replication under {n1, n2} | {n3, n4, n5} gave "${asyncText}" after ${await attr('tick')} ticks, not a violation`,
+        );
+      const witness = Number(await attr('witness'));
+      const outlined = await sim.locator('g[data-witness]').count();
+      if (!(witness >= 2) || outlined !== witness)
+        fail(where, `partition simulator: a witness of ${witness} operations, ${outlined} bars highlighted`);
+      // The same seed and actions, replayed with a majority quorum: linearizable.
+      const tick = await attr('tick');
+      await sim.getByRole('combobox', { name: /replication/i }).selectOption('quorum');
+      await until(`[data-mode="quorum"][data-tick="${tick}"]`, `the quorum mode replayed to tick ${tick}`);
+      await runTen();
+      await runTen();
+      const quorumText = (await sim.locator('[data-verdict-text]').textContent()) ?? '';
+      if ((await attr('verdict')) !== 'linearizable' || !/^Linearizable/.test(quorumText))
+        fail(where, `partition simulator: the majority quorum gave "${quorumText}", not linearizable`);
+      if (!(Number(await attr('operations')) > 0))
+        fail(where, 'partition simulator: the quorum run recorded no operations');
+    },
+    diagram: async (p, where) => {
+      const viewer = p.locator('[data-simulator="diagram"]').first();
+      await hydrated(viewer);
+      await viewer.locator('.docusaurus-mermaid-container > svg').first().waitFor({ timeout: 20_000 });
+      const box = viewer.getByRole('textbox', { name: /mermaid text/i });
+      await box.fill('sequenceDiagram\n  a->>b: ping [t1→t2]\n  b-xa: pong [t2, lost: partition]\n');
+      try {
+        await viewer
+          .locator('.docusaurus-mermaid-container > svg', { hasText: 'ping' })
+          .waitFor({ timeout: 20_000 });
+      } catch {
+        fail(where, 'diagram viewer: a pasted sequence diagram was never drawn');
+      }
+      await box.fill('sequenceDiagram\n  a->>: nobody [t1');
+      const error = viewer.locator('[data-diagram-error]');
+      try {
+        await error.waitFor({ timeout: 20_000 });
+        const said = (await error.textContent()) ?? '';
+        if (!/not a diagram mermaid can draw/.test(said))
+          fail(where, `diagram viewer: invalid text gave "${said.slice(0, 120)}", not an error in words`);
+        if ((await viewer.locator('.docusaurus-mermaid-container svg').count()) > 0)
+          fail(where, 'diagram viewer: invalid text still shows a drawing');
+      } catch {
+        fail(where, 'diagram viewer: invalid text showed no error');
+      }
+    },
     'hash-ring': async (p, where) => {
       const sim = p.locator('[data-simulator="hash-ring"]').first();
       await hydrated(sim);
