@@ -33,6 +33,14 @@ export {
   measurementOf,
 } from './load.js';
 export { closeServer, freePort, type Listening, listen, sleep, startHttpServer, waitFor } from './net.js';
+export {
+  type PrometheusAvailability,
+  type PromtoolResult,
+  prometheusAvailability,
+  promtoolCheckMetrics,
+  type RunningPrometheus,
+  startPrometheus,
+} from './prometheus.js';
 export { type TestRedis, useRedis } from './redis.js';
 export { type MonitoredCommand, monitorRedis, type RedisMonitor } from './redis-monitor.js';
 export type { BenchContext, ServeContext, Served } from './runnable.js';
