@@ -27,7 +27,7 @@ const HOW_TO_GET_IT =
   '`LAB_WITH_PROMETHEUS=1` provisions them. To look at the metrics by hand instead, ' +
   '`docker compose --profile observability up` starts Prometheus and Grafana.';
 
-/** Finds `prometheus` and `promtool` on PATH. Throws instead of returning `ok: false` under `LAB_WITH_PROMETHEUS=1`. */
+/** Finds `prometheus` and `promtool` in `LAB_PROMETHEUS_DIR` or on PATH. Throws instead of returning `ok: false` under `LAB_WITH_PROMETHEUS=1`. */
 export function prometheusAvailability(env: NodeJS.ProcessEnv = process.env): PrometheusAvailability {
   const prometheus = onPath('prometheus', env);
   const promtool = onPath('promtool', env);
@@ -42,8 +42,15 @@ export function prometheusAvailability(env: NodeJS.ProcessEnv = process.env): Pr
   return { ok: false, reason };
 }
 
+/**
+ * Where the grader's sandbox mounts this machine's binaries (see `src/lab/grade/container.ts`): a
+ * folder searched before PATH.
+ */
+export const PROMETHEUS_DIR_VARIABLE = 'LAB_PROMETHEUS_DIR';
+
 function onPath(binary: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+  const dirs = [env[PROMETHEUS_DIR_VARIABLE] ?? '', ...(env.PATH ?? '').split(path.delimiter)];
+  for (const dir of dirs) {
     if (!dir) continue;
     const candidate = path.join(dir, binary);
     try {

@@ -22,6 +22,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PROMETHEUS_DIR_VARIABLE, prometheusAvailability } from '../../testing/prometheus.js';
 import { watchdog } from '../../testing/redis-server.js';
 import { courseRoot } from '../course.js';
 import type { FileVerdict } from './run.js';
@@ -48,6 +49,29 @@ export const LEARNER_UID = 10_001;
 
 /** Memory the runner itself (the grader's side, Vitest's main process) needs on top of the tests. */
 export const RUNNER_MEMORY_MB = 512;
+/** What a Prometheus started by chapter 11's suites may add (it holds a few series for seconds). */
+export const PROMETHEUS_MEMORY_MB = 256;
+/** Where this machine's `prometheus` and `promtool` appear inside the sandbox. */
+const PROMETHEUS_MOUNT = '/opt/lab-prometheus';
+
+/**
+ * Mounts this machine's `prometheus` and `promtool` (read-only) into the sandbox when it has them,
+ * so chapter 11's real-Prometheus tests run there as on the instructor's machine instead of being
+ * skipped. They are static Go programs apart from the C library, which the image shares with this
+ * machine (it is built from it) or has of its own (the official node image).
+ */
+function prometheusMounts(): string[] {
+  const found = prometheusAvailability({ PATH: process.env.PATH ?? '' });
+  if (!found.ok) return [];
+  return [
+    '-v',
+    `${found.prometheus}:${PROMETHEUS_MOUNT}/prometheus:ro`,
+    '-v',
+    `${found.promtool}:${PROMETHEUS_MOUNT}/promtool:ro`,
+    '-e',
+    `${PROMETHEUS_DIR_VARIABLE}=${PROMETHEUS_MOUNT}`,
+  ];
+}
 /** Processes and threads per container: Node needs about a dozen threads per process. */
 export const PIDS_LIMIT = 512;
 /** Time the container gets beyond the submission's own limit before it is killed from outside. */
@@ -271,7 +295,8 @@ export async function runInContainer(options: ContainerRunOptions): Promise<Map<
       options.hiddenDir && !options.hiddenDir.startsWith(courseRoot + path.sep)
         ? ['-v', `${options.hiddenDir}:${options.hiddenDir}:ro`]
         : [];
-    const memory = `${options.memoryMb + RUNNER_MEMORY_MB}m`;
+    const prometheus = prometheusMounts();
+    const memory = `${options.memoryMb + RUNNER_MEMORY_MB + (prometheus.length > 0 ? PROMETHEUS_MEMORY_MB : 0)}m`;
     const args = [
       'run',
       '--rm',
@@ -310,6 +335,7 @@ export async function runInContainer(options: ContainerRunOptions): Promise<Map<
       '-v',
       `${options.sandboxDir}:/submission:ro`,
       ...hidden,
+      ...prometheus,
       '-w',
       courseRoot,
       '-e',
