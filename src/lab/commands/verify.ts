@@ -49,7 +49,8 @@ The course's own checks, in order:
   stubs       every test fails against the stubs in exercises/ (a test that passes checks nothing)
   counterexamples
               every wrong implementation in counterexamples/ typechecks and fails its suite
-  tooling     the lab's own tests (src/**/*.test.ts)
+  tooling     the lab's own tests (src/**/*.test.ts) but the grader's
+  grader      the grader's own tests (src/lab/grade/), last and alone: they time submissions
   site        the Docusaurus build (broken links and anchors fail it)
   browser     the built site in Debian's chromium (needs CHROMIUM_PATH: source the provision
               script with LAB_WITH_BROWSER=1)
@@ -98,9 +99,10 @@ interface VerifyContext {
  * other (they are the primary signal, and real-time tests are steadier on an idle machine). The site
  * build starts beside the stubs (which only need to fail, so load cannot spoil them), and the browser
  * checks, the longest phase, follow it at once; the counterexamples phase, which mostly waits on real
- * time (servers, timers, Redis), runs beside them. The tooling tests come last and alone: the grader's tests hold
- * submissions to time and memory limits, and beside the counterexamples (load average 30 on two
- * cores) a submission that should hit the memory limit hit the time limit first.
+ * time (servers, timers, Redis), runs beside them. The tooling tests follow the counterexamples, beside
+ * the rest of the browser checks. The grader's own tests come last and alone: they hold submissions to
+ * time and memory limits, and beside the counterexamples (load average 30 on two cores) a submission
+ * that should hit the memory limit hit the time limit first.
  * LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
  */
 const phases: readonly Phase[] = [
@@ -126,7 +128,8 @@ const phases: readonly Phase[] = [
       command(['node_modules/@docusaurus/core/bin/docusaurus.mjs', 'build'], 'site built into build/'),
   },
   { name: 'browser', after: ['site'], run: () => browserChecks() },
-  { name: 'tooling', after: ['counterexamples', 'browser'], run: () => toolingTests() },
+  { name: 'tooling', after: ['counterexamples'], run: () => toolingTests('tooling') },
+  { name: 'grader', after: ['tooling', 'browser'], run: () => toolingTests('grader') },
 ];
 
 export async function verifyCommand(args: readonly string[]): Promise<number> {
@@ -179,7 +182,7 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   console.log(
     ok ? color.green('\nThe course verifies.') : color.red('\nThe course does not verify: see ✘ above.'),
   );
-  // The closing count: tests checked across the solutions, stubs and tooling phases.
+  // The closing count: tests checked across the solutions, stubs, tooling and grader phases.
   console.log(`verify: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;
 }
@@ -710,9 +713,15 @@ function skipped(tests: readonly { status: string }[]): string {
     : `, ${n} skipped (${n === 1 ? 'it needs' : 'they need'} what this machine lacks, e.g. Docker)`;
 }
 
-async function toolingTests(): Promise<PhaseOutcome> {
-  const files = findTests(path.join(courseRoot, 'src'));
-  if (files.length === 0) return { ok: true, summary: 'no tooling tests' };
+/** The grader's tests: they hold submissions to time and memory limits, so they run alone. */
+const GRADER_TESTS = path.join(courseRoot, 'src', 'lab', 'grade') + path.sep;
+
+/** `tooling`: the lab's own tests but the grader's; `grader`: the grader's alone. */
+async function toolingTests(part: 'tooling' | 'grader'): Promise<PhaseOutcome> {
+  const files = findTests(path.join(courseRoot, 'src')).filter(
+    (file) => file.startsWith(GRADER_TESTS) === (part === 'grader'),
+  );
+  if (files.length === 0) return { ok: true, summary: `no ${part} tests` };
   const run = await runSuites({
     files,
     needsRedis: true,
@@ -720,7 +729,7 @@ async function toolingTests(): Promise<PhaseOutcome> {
     output: 'capture',
     timeoutMs: SUITE_RUN_LIMIT_MS,
   });
-  const broken = runFailure(run, 'tooling');
+  const broken = runFailure(run, part);
   if (broken || !run.results) return broken as PhaseOutcome;
   const tests = run.results.files.flatMap((f) => f.tests.map((t) => ({ ...t, file: f.file })));
   const details = [
@@ -732,7 +741,7 @@ async function toolingTests(): Promise<PhaseOutcome> {
   const passed = tests.filter((t) => t.status === 'passed').length;
   return {
     ok: details.length === 0 && run.exitCode === 0,
-    summary: `${passed} of ${tests.length} tooling tests pass${skipped(tests)}`,
+    summary: `${passed} of ${tests.length} ${part} tests pass${skipped(tests)}`,
     details: details.length > 0 || run.exitCode === 0 ? details : run.output.trim().split('\n').slice(-40),
     passed,
     // A test skipped for want of Docker is neither: counting it as failed made a green run say "1 failed".
