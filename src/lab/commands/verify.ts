@@ -49,8 +49,9 @@ The course's own checks, in order:
   stubs       every test fails against the stubs in exercises/ (a test that passes checks nothing)
   counterexamples
               every wrong implementation in counterexamples/ typechecks and fails its suite
-  tooling     the lab's own tests (src/**/*.test.ts) but the grader's
-  grader      the grader's own tests (src/lab/grade/), last and alone: they time submissions
+  tooling     the lab's own tests (src/**/*.test.ts) but the timed ones
+  timed       the grader's tests and the learner commands' on a fresh clone, last and alone:
+              they hold real runs to time limits
   site        the Docusaurus build (broken links and anchors fail it)
   browser     the built site in Debian's chromium (needs CHROMIUM_PATH: source the provision
               script with LAB_WITH_BROWSER=1)
@@ -100,9 +101,10 @@ interface VerifyContext {
  * build starts beside the stubs (which only need to fail, so load cannot spoil them), and the browser
  * checks, the longest phase, follow it at once; the counterexamples phase, which mostly waits on real
  * time (servers, timers, Redis), runs beside them. The tooling tests follow the counterexamples, beside
- * the rest of the browser checks. The grader's own tests come last and alone: they hold submissions to
- * time and memory limits, and beside the counterexamples (load average 30 on two cores) a submission
- * that should hit the memory limit hit the time limit first.
+ * the rest of the browser checks. The timed tests come last and alone: the grader's hold submissions to
+ * time and memory limits (beside the counterexamples, load average 30 on two cores, a submission that
+ * should hit the memory limit hit the time limit first), and the learner commands' wait for real runs
+ * of Vitest on a fresh clone (beside the browser checks, `npm test -- --watch` once took over 80 s).
  * LAB_VERIFY_SERIAL=1 runs one phase at a time, to tell a timing flake from a real failure.
  */
 const phases: readonly Phase[] = [
@@ -129,7 +131,7 @@ const phases: readonly Phase[] = [
   },
   { name: 'browser', after: ['site'], run: () => browserChecks() },
   { name: 'tooling', after: ['counterexamples'], run: () => toolingTests('tooling') },
-  { name: 'grader', after: ['tooling', 'browser'], run: () => toolingTests('grader') },
+  { name: 'timed', after: ['tooling', 'browser'], run: () => toolingTests('timed') },
 ];
 
 export async function verifyCommand(args: readonly string[]): Promise<number> {
@@ -182,7 +184,7 @@ export async function verifyCommand(args: readonly string[]): Promise<number> {
   console.log(
     ok ? color.green('\nThe course verifies.') : color.red('\nThe course does not verify: see ✘ above.'),
   );
-  // The closing count: tests checked across the solutions, stubs, tooling and grader phases.
+  // The closing count: tests checked across the solutions, stubs, tooling and timed phases.
   console.log(`verify: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;
 }
@@ -713,13 +715,17 @@ function skipped(tests: readonly { status: string }[]): string {
     : `, ${n} skipped (${n === 1 ? 'it needs' : 'they need'} what this machine lacks, e.g. Docker)`;
 }
 
-/** The grader's tests: they hold submissions to time and memory limits, so they run alone. */
-const GRADER_TESTS = path.join(courseRoot, 'src', 'lab', 'grade') + path.sep;
+/** Tests that hold real runs to time limits, so they run alone: the grader's, the learner commands'. */
+const TIMED_TESTS = [
+  path.join(courseRoot, 'src', 'lab', 'grade') + path.sep,
+  path.join(courseRoot, 'src', 'lab', 'commands', 'learner.test.ts'),
+];
+const isTimed = (file: string) => TIMED_TESTS.some((prefix) => file.startsWith(prefix));
 
-/** `tooling`: the lab's own tests but the grader's; `grader`: the grader's alone. */
-async function toolingTests(part: 'tooling' | 'grader'): Promise<PhaseOutcome> {
+/** `tooling`: the lab's own tests but the timed ones; `timed`: those alone. */
+async function toolingTests(part: 'tooling' | 'timed'): Promise<PhaseOutcome> {
   const files = findTests(path.join(courseRoot, 'src')).filter(
-    (file) => file.startsWith(GRADER_TESTS) === (part === 'grader'),
+    (file) => isTimed(file) === (part === 'timed'),
   );
   if (files.length === 0) return { ok: true, summary: `no ${part} tests` };
   const run = await runSuites({
