@@ -11,11 +11,10 @@
  * the server and removes the folder if the test process dies first, so none outlives the run.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, watchdog } from './redis-server.js';
+import { freePort, watchdog, which } from './redis-server.js';
 
 export type PrometheusAvailability =
   | { readonly ok: true; readonly prometheus: string; readonly promtool: string }
@@ -49,18 +48,7 @@ export function prometheusAvailability(env: NodeJS.ProcessEnv = process.env): Pr
 export const PROMETHEUS_DIR_VARIABLE = 'LAB_PROMETHEUS_DIR';
 
 function onPath(binary: string, env: NodeJS.ProcessEnv): string | undefined {
-  const dirs = [env[PROMETHEUS_DIR_VARIABLE] ?? '', ...(env.PATH ?? '').split(path.delimiter)];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = path.join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return which(binary, [env[PROMETHEUS_DIR_VARIABLE] ?? '', env.PATH ?? ''].join(path.delimiter));
 }
 
 function requireBinaries(): { prometheus: string; promtool: string } {

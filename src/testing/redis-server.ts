@@ -124,7 +124,7 @@ async function dockerIsUp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<bo
 }
 
 /** The first executable called `command` on `searchPath`, like the shell's `command -v`. */
-function which(command: string, searchPath = ''): string | undefined {
+export function which(command: string, searchPath = ''): string | undefined {
   for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
     const candidate = path.join(dir, command);
     try {
