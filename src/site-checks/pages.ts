@@ -77,6 +77,7 @@ const SIMULATORS: Record<string, string> = {
   QueueSimulator: 'queue',
   HashRingSimulator: 'hash-ring',
   PartitionSimulator: 'partition',
+  RaftSimulator: 'raft',
   DiagramViewer: 'diagram',
 };
 

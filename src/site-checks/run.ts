@@ -590,6 +590,50 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       if (!(Number(await attr('operations')) > 0))
         fail(where, 'partition simulator: the quorum run recorded no operations');
     },
+    raft: async (p, where) => {
+      const sim = p.locator('[data-simulator="raft"]').first();
+      await hydrated(sim);
+      const attr = async (name: string) => (await sim.getAttribute(`data-${name}`)) ?? '';
+      const step = sim.locator('[data-action="step"]');
+      /** Presses Enter on Step (by keyboard) until `done` or `max` presses; waits for each tick to render. */
+      const stepUntil = async (done: () => Promise<boolean>, max: number) => {
+        for (let i = 0; i < max && !(await done()); i++) {
+          const before = Number(await attr('tick'));
+          await step.focus();
+          await p.keyboard.press('Enter');
+          await sim.and(p.locator(`[data-tick="${before + 1}"]`)).waitFor({ timeout: 5_000 });
+        }
+      };
+      await stepUntil(async () => (await attr('leader')) !== '', 200);
+      const first = await attr('leader');
+      const term = Number(await attr('term'));
+      if (!first) {
+        fail(where, `raft simulator: 200 presses of Step elected no leader (tick ${await attr('tick')})`);
+        return;
+      }
+      // Crash the leader by keyboard: focus its Crash button, Enter.
+      await sim.locator(`[data-crash="${first}"]`).focus();
+      await p.keyboard.press('Enter');
+      await sim
+        .locator(`li[data-node="${first}"][data-up="false"]`)
+        .waitFor({ timeout: 5_000 })
+        .catch(() => {
+          throw new Error(`raft simulator: Enter on "Crash ${first}" left it up`);
+        });
+      await stepUntil(async () => !['', first].includes(await attr('leader')), 300);
+      const second = await attr('leader');
+      const newTerm = Number(await attr('term'));
+      if (!second || second === first || !(newTerm > term))
+        fail(
+          where,
+          `raft simulator: after crashing ${first} (leader of term ${term}), 300 steps gave leader "${second}" in term ${newTerm}, not a new leader in a higher term`,
+        );
+      if ((await attr('safety')) !== 'ok')
+        fail(where, `raft simulator: data-safety is "${await attr('safety')}", not "ok"`);
+      const said = (await sim.locator('[role="log"]').textContent()) ?? '';
+      if (!said.includes(`${second} wins term ${newTerm}`))
+        fail(where, `raft simulator: the log does not say "${second} wins term ${newTerm}"`);
+    },
     diagram: async (p, where) => {
       const viewer = p.locator('[data-simulator="diagram"]').first();
       await hydrated(viewer);
