@@ -3,8 +3,8 @@
  * (`src/testing/sim`). Every node is both a storage replica and a coordinator: a client sends `get` or
  * `put` to any node, and that node runs the operation against the key's replicas and replies.
  *
- * Sources: DeCandia et al., "Dynamo: Amazon's Highly Available Key-value Store" (SOSP 2007): §4.2
- * (the preference list), §4.5 (N, R, W quorums), §4.6 (sloppy quorum and hinted handoff), §4.7
+ * Sources: DeCandia et al., "Dynamo: Amazon's Highly Available Key-value Store" (SOSP 2007): §4.2-4.3
+ * (partitioning, the preference list), §4.5 (N, R, W quorums), §4.6 (sloppy quorum and hinted handoff), §4.7
  * (anti-entropy with Merkle trees: left out here, so read repair and hinted handoff are this store's
  * only ways to bring a replica up to date); Attiya, Bar-Noy & Dolev, "Sharing Memory Robustly in
  * Message-Passing Systems" (JACM 1995): the read phase before a write and the write-back before a
@@ -170,7 +170,7 @@ function fnv1a32(text: string): number {
 
 /**
  * The nodes that hold `key`, in order: `nodes` rotated to start at index `fnv1a32(key) %
- * nodes.length`, its first `n` entries (Dynamo §4.2, with one position per node instead of a ring of
+ * nodes.length`, its first `n` entries (Dynamo §4.2-4.3, with one position per node instead of a ring of
  * tokens). Deterministic: the same arguments give the same list on every node, every run.
  * @throws {RangeError} when `n` is not an integer in [1, nodes.length]
  */
