@@ -307,7 +307,14 @@ async function checkRunawayLiveBlock(page: Page, origin: string, pages: PageInfo
   const where = `${host.route} live block 1 (while (true) {})`;
   await page.goto(origin + host.route, { waitUntil: 'networkidle' });
   const block = page.locator('[data-live-ts]').first();
-  await block.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 15_000 });
+  // Only a precondition (each block's own 15 s is checked with its page): these whole-site steps may
+  // run beside the tooling tests, where a first run that also loads the compiler once took over 15 s.
+  try {
+    await block.locator('xpath=self::*[@data-status="done"]').waitFor({ timeout: 60_000 });
+  } catch {
+    fail(where, 'the block did not finish its first run within 60 s, so the runaway loop was not tried');
+    return;
+  }
   const runsBefore = Number(await block.getAttribute('data-runs'));
   const editor = block.locator('[data-live-editor] pre');
   await editor.click();
@@ -328,7 +335,7 @@ async function checkRunawayLiveBlock(page: Page, origin: string, pages: PageInfo
   try {
     await block
       .locator('[data-live-console]', { hasText: /stopped after 2 s: is there a loop that never ends\?/ })
-      .waitFor({ timeout: 15_000 });
+      .waitFor({ timeout: 30_000 });
   } catch {
     fail(where, 'the console never said "stopped after 2 s: is there a loop that never ends?"');
   }
@@ -336,7 +343,7 @@ async function checkRunawayLiveBlock(page: Page, origin: string, pages: PageInfo
   // The page goes on working: Reset brings the original program back, and it runs to the end.
   await block.getByRole('button', { name: 'Reset' }).click();
   try {
-    await block.locator('[data-ok="true"]').waitFor({ timeout: 15_000 });
+    await block.locator('[data-ok="true"]').waitFor({ timeout: 30_000 });
   } catch {
     fail(where, 'after Reset, the original program did not run to the end');
   }
@@ -361,7 +368,8 @@ async function checkLiveBlockSurvivesFailedWorkerLoad(page: Page, origin: string
     await probe.goto(origin + host.route, { waitUntil: 'networkidle' });
     const block = probe.locator('[data-live-ts]').first();
     try {
-      await block.locator('[data-ok="true"]').waitFor({ timeout: 15_000 });
+      // Recovery, not speed, is checked here: a wide margin, as in the runaway check.
+      await block.locator('[data-ok="true"]').waitFor({ timeout: 60_000 });
     } catch {
       const said = await block.locator('[data-live-console]').textContent();
       fail(where, `the block did not run to the end: ${(said ?? '').slice(0, 200)}`);
