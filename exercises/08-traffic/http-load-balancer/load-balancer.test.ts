@@ -261,13 +261,15 @@ describe('an HTTP load balancer: routing and proxying', () => {
     expect(rest).toBe('last part');
   });
 
-  it('streams a 50 MB upload: the balancer’s live memory grows by less than 20 MB', {
+  it('streams a 50 MB upload: the balancer’s live memory grows by less than 32 MB', {
     timeout: 180_000,
   }, async () => {
     // Live memory, not RSS: a full GC before every sample leaves only what is still referenced.
     // A balancer that streams holds a few 64 KB chunks at a time; one that buffers the body holds
     // all of it. The backend and the client in this process stream too (a reused chunk, a counter),
-    // so they add next to nothing.
+    // so they add next to nothing. The bound sits between the two: a streaming balancer was measured
+    // at up to 20.2 MB on a loaded 2-core CI machine (chunks queued between the streams while the
+    // in-process backend was descheduled); buffering the body holds at least its 50 MB.
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
     const live = () => {
@@ -321,7 +323,7 @@ describe('an HTTP load balancer: routing and proxying', () => {
     expect(
       growthMb,
       `live memory grew by ${growthMb.toFixed(1)} MB: stream the body, do not buffer it`,
-    ).toBeLessThan(20);
+    ).toBeLessThan(32);
   });
 });
 
