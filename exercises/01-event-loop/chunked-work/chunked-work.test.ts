@@ -175,6 +175,23 @@ describe('mapInChunks: partitioning work on the event loop', () => {
     ).toBeLessThan(100);
   });
 
+  it('gives every chunk its own budget: after a slow first chunk, cheap items still go thousands to a chunk', async () => {
+    // 10 items of 2 ms fill the first chunk past its 8 ms budget, so the job needs a second chunk;
+    // then 20 000 cheap items. A deadline computed per chunk packs them into a handful of chunks. A
+    // deadline computed once per call has passed for every later chunk: one item each, 20 000 turns.
+    const items = Array.from({ length: 20_010 }, (_, i) => i);
+    const { result, turnOf } = await mapCountingTurns(items, (i) => {
+      if (i < 10) burn(2);
+      return i;
+    });
+    expect(result.length).toBe(20_010);
+    const chunks = new Set(turnOf).size;
+    expect(
+      chunks,
+      `20 010 items took ${chunks} chunks: each chunk must start its own budget (performance.now() + budgetMs when the chunk begins), not share a deadline computed once per call`,
+    ).toBeLessThan(200);
+  });
+
   it('measures time, not items: a chunk of 2 ms items holds at most about 8 ms of them', async () => {
     // 300 cheap items, then 40 items of 2 ms each, with the default 8 ms budget. Whatever the
     // machine does, a 2 ms item takes at least 2 ms by the clock, so a chunk that stops once
