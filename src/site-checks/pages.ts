@@ -78,6 +78,7 @@ const SIMULATORS: Record<string, string> = {
   HashRingSimulator: 'hash-ring',
   PartitionSimulator: 'partition',
   RaftSimulator: 'raft',
+  SagaSimulator: 'saga',
   DiagramViewer: 'diagram',
 };
 

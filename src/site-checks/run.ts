@@ -642,6 +642,59 @@ async function checkSimulators(page: Page, origin: string, pages: PageInfo[]) {
       if (!said.includes(`${second} wins term ${newTerm}`))
         fail(where, `raft simulator: the log does not say "${second} wins term ${newTerm}"`);
     },
+    saga: async (p, where) => {
+      const sim = p.locator('[data-simulator="saga"]').first();
+      await hydrated(sim);
+      const attr = async (name: string) => (await sim.getAttribute(`data-${name}`)) ?? '';
+      // A page may start it elsewhere: pick "none" first, then move to "payment" with the arrow keys.
+      const none = sim.getByRole('radio', { name: /^none$/ });
+      await none.check();
+      await none.focus();
+      for (let i = 0; i < 4 && (await attr('fail-at')) !== 'payment'; i++)
+        await p.keyboard.press('ArrowRight');
+      if ((await attr('fail-at')) !== 'payment')
+        fail(
+          where,
+          `saga simulator: the arrow keys on "Failing step" reached "${await attr('fail-at')}", not "payment"`,
+        );
+      await sim.getByRole('radio', { name: /^refused$/ }).check();
+      await sim.getByRole('combobox', { name: /kill the orchestrator/i }).selectOption('0');
+      await sim.getByRole('checkbox', { name: /lose the first compensation/i }).setChecked(false);
+      // Run to the end, by keyboard.
+      await sim.locator('[data-action="run"]').focus();
+      await p.keyboard.press('Enter');
+      await sim
+        .and(p.locator('[data-status="compensated"]'))
+        .waitFor({ timeout: 5_000 })
+        .catch(() => {
+          throw new Error(
+            'saga simulator: Enter on "Run to the end" with payment failing did not end compensated',
+          );
+        });
+      const log = await sim.locator('[data-saga-log] li').allTextContents();
+      const failed = log.findIndex((t) => /payment failed/.test(t));
+      const released = log.findIndex((t) => /release stock/.test(t));
+      if (failed < 0 || released < failed)
+        fail(
+          where,
+          `saga simulator: the log does not show "release stock" after "payment failed": ${log.join(' | ')}`,
+        );
+      if (log.some((t) => /refund/.test(t)))
+        fail(where, 'saga simulator: a refused payment was refunded (it never happened)');
+      const [held, net, verdict] = [
+        await attr('stock-held'),
+        await attr('net-cents'),
+        await attr('balanced'),
+      ];
+      if (held !== '0' || net !== '0' || verdict !== 'yes')
+        fail(
+          where,
+          `saga simulator: after compensation stock held is ${held} and net charged ${net} cents (balanced: ${verdict}), not 0 and 0`,
+        );
+      const customer = (await sim.locator('[data-customer]').textContent()) ?? '';
+      if (!/Payment declined: order cancelled, nothing charged/.test(customer))
+        fail(where, `saga simulator: the customer's view says "${customer}"`);
+    },
     diagram: async (p, where) => {
       const viewer = p.locator('[data-simulator="diagram"]').first();
       await hydrated(viewer);
