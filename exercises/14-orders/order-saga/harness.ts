@@ -15,6 +15,7 @@
  * refunded), `shipped` (shipments created); per SKU: the stock left.
  */
 import type { Redis } from 'ioredis';
+import { fnv1a32, seededRandom } from '../../../src/testing/sim/prng.js';
 import type { Order, OrderServices, StepRequest } from './order-saga.js';
 
 /** A service's name, as recorded. */
@@ -233,23 +234,9 @@ export function order(id: string, overrides: Partial<Order> = {}): Order {
   };
 }
 
-/** A small seeded PRNG (mulberry32) for reproducible orders, faults and kill times. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A hash of a string to [0, 1), stable across processes: a fault decided per key and attempt. */
 export function unit(seed: number, text: string): number {
-  let h = seed >>> 0 || 1;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return prng(h)();
+  return seededRandom(fnv1a32(text, seed >>> 0 || 1))();
 }
 
 /** The SKUs and initial stock of the end-to-end test. */
@@ -258,7 +245,7 @@ export const INITIAL_STOCK = 10_000;
 
 /** `count` seeded orders `o1` … `o<count>`. */
 export function seededOrders(seed: number, count: number): Order[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => ({
     id: `o${i + 1}`,
     sku: SKUS[Math.floor(random() * SKUS.length)] ?? 'mug',

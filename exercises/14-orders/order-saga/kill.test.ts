@@ -15,7 +15,8 @@ import {
   useRedis,
   waitFor,
 } from '../../../src/testing/index.js';
-import { FakeServices, INITIAL_STOCK, order, prng, type ServiceName, SKUS, seededOrders } from './harness.js';
+import { seededRandom } from '../../../src/testing/sim/prng.js';
+import { FakeServices, INITIAL_STOCK, order, type ServiceName, SKUS, seededOrders } from './harness.js';
 import { type Order, SagaBusyError, SagaOrchestrator, type SagaRecord } from './order-saga.js';
 import { replay } from './saga-machine.js';
 import type { ProcessConfig } from './saga-process.js';
@@ -193,7 +194,7 @@ describe('OrderSaga: 200 sagas, seeded failures, seeded SIGKILLs', () => {
       faultSeed: seed,
       concurrency: 8,
     };
-    const random = prng(seed);
+    const random = seededRandom(seed);
     let kills = 0;
     for (let round = 0; round < 4; round++) {
       const processes = Array.from({ length: round % 2 === 0 ? 1 : 2 }, () => startProcess(config));

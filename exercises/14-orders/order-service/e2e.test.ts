@@ -12,7 +12,8 @@
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { type TsChild, useChildProcesses, useRedis, waitFor } from '../../../src/testing/index.js';
-import { type FakeServices, seededRandom, startFakeServices } from './fakes.js';
+import { seededRandom } from '../../../src/testing/sim/prng.js';
+import { type FakeServices, startFakeServices } from './fakes.js';
 import { connection, type HttpReply, onCleanup, postOrder, startService, uniquePrefix } from './harness.js';
 import type { ProcessConfig } from './processes.js';
 import { createWorkflow, type OrderView, UNIT_PRICE_CENTS } from './workflow.js';

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type FaultProxy, startFaultProxy } from '../../../src/testing/fault-proxy.js';
 import { listen } from '../../../src/testing/net.js';
+import { seededRandom } from '../../../src/testing/sim/prng.js';
 import type { Answer, ServiceUrls, Transport } from './workflow.js';
 
 export type ServiceName = keyof ServiceUrls;
@@ -55,18 +56,6 @@ export interface FakeServices {
   /** The monolith's transport: direct calls, no network. */
   inProcess: Transport;
   close(): Promise<void>;
-}
-
-/** A small seeded PRNG (mulberry32): the same seed, the same failures. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Starts the three services; `stock` gives the units per sku at start. */

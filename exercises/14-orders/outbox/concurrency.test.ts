@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useRedis, waitFor } from '../../../src/testing/index.js';
+import { seededRandom } from '../../../src/testing/sim/prng.js';
 import {
   brokerEvents,
   brokerPublisher,
@@ -15,7 +16,6 @@ import {
   firstAppearances,
   outOfOrder,
   relay,
-  seeded,
   useNamespace,
 } from './harness.js';
 import { createInbox, createOrderStore, type OrderStatus } from './outbox.js';
@@ -29,7 +29,7 @@ beforeEach(async () => {
 
 describe('three relays at once', () => {
   it('30 orders × 3 events written while 3 relays run: every event reaches the consumer once, and each order’s events stay in order', async () => {
-    const random = seeded(14);
+    const random = seededRandom(14);
     const relays = await Promise.all(
       ['r1', 'r2', 'r3'].map(async (owner) =>
         relay({

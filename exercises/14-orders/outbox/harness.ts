@@ -169,18 +169,6 @@ export function outOfOrder(events: readonly OutboxEvent[]): Record<string, numbe
   return bad;
 }
 
-/** A seeded pseudo-random generator (mulberry32): the same seed, the same jitter. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** What the relay child writes, one JSON line each. */
 export type ChildLine =
   | { readonly event: 'ready' }

@@ -127,3 +127,14 @@ export class Prng {
     return new Prng(mixed);
   }
 }
+
+/**
+ * `Math.random`'s shape from a seed: a function returning fractions in [0, 1), the same sequence for
+ * the same seed. For tests, harnesses and benches that only need "a seeded random number"; use a
+ * {@link Prng} for more (integers, picks, forked streams).
+ * @throws {RangeError} when `seed` is not an integer in [0, 2^32)
+ */
+export function seededRandom(seed: number): () => number {
+  const stream = new Prng(seed);
+  return () => stream.next();
+}
