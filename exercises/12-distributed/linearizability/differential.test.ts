@@ -9,18 +9,12 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { historyOf } from '../../../src/testing/sim/client-history.js';
+import { registerProtocol } from '../../../src/testing/sim/examples/register.js';
 import { exploreInVitest } from '../../../src/testing/sim/explore-report.js';
 import { type HistoryEvent, pairOperations, parseHistory } from '../../../src/testing/sim/history.js';
 import { check } from '../../../src/testing/sim/linearizable.js';
 import { register } from '../../../src/testing/sim/models.js';
-import {
-  operationsOf,
-  orderProblem,
-  registerProtocol,
-  registerScenario,
-  type ScriptStep,
-  scriptedHistory,
-} from './harness.js';
+import { operationsOf, orderProblem, registerScenario, type ScriptStep, scriptedHistory } from './harness.js';
 import { checkRegister } from './register-checker.js';
 
 /**
@@ -108,8 +102,8 @@ describe('generated histories: your verdict is the kit’s', () => {
 });
 
 describe('histories recorded from the simulator: your verdict is the kit’s', () => {
-  for (const build of ['primary', 'write-locally'] as const) {
-    it(`a ${build} register on three replicas with a partition and lossy links (12 seeds)`, () => {
+  for (const build of ['primary', 'ack-early'] as const) {
+    it(`the ${build} register on three replicas with a partition and lossy links (12 seeds)`, () => {
       const kit: boolean[] = [];
       exploreInVitest({
         name: `${build} register`,
@@ -126,7 +120,7 @@ describe('histories recorded from the simulator: your verdict is the kit’s', (
       else
         expect(
           kit.some((v) => !v),
-          'some seed of the write-locally register gives a stale read',
+          'some seed of the ack-early register gives a stale read',
         ).toBe(true);
     });
   }

@@ -7,19 +7,20 @@
  *   says "linearizable" with a bogus order is caught;
  * - {@link scriptedHistory}: a small concurrent register history played from a script of numbers
  *   (fast-check draws the script, and shrinks it), from a correct register that sometimes lies;
- * - {@link registerNode} and {@link registerScenario}: a replicated register on the kit's simulator,
- *   `primary` (linearizable) or `write-locally` (answers at once, replicates afterwards: stale reads),
- *   as in the kit's worked example (docs/maintainers/sim-kit.mdx).
+ * - {@link registerScenario}: runs of the kit's example register (`src/testing/sim/examples/register.ts`,
+ *   `primary`: linearizable, or `ack-early`: answers at once, replicates afterwards, so stale reads).
+ *   The kit's own tests run the same register on bigger scenarios (five nodes, 1,000 ticks, a crash);
+ *   these are small on purpose (three nodes, 200 ticks), so that your checker gets through a dozen
+ *   seeds in a test.
  */
-import type { ClientProtocol } from '../../../src/testing/sim/client-history.js';
+import {
+  type RegisterBuild,
+  type RegisterMsg,
+  registerNode,
+} from '../../../src/testing/sim/examples/register.js';
 import { type HistoryEvent, type Operation, pairOperations } from '../../../src/testing/sim/history.js';
 import { Prng } from '../../../src/testing/sim/prng.js';
-import type {
-  ClientOperation,
-  FaultEvent,
-  NodeFactory,
-  Scenario,
-} from '../../../src/testing/sim/simulation.js';
+import type { ClientOperation, FaultEvent, Scenario } from '../../../src/testing/sim/simulation.js';
 
 /** Events without line numbers, numbered from 1 in the order given. */
 export function numbered(events: readonly Omit<HistoryEvent, 'line'>[]): HistoryEvent[] {
@@ -194,66 +195,6 @@ export function scriptedHistory(
   }
   return numbered(events);
 }
-
-/** The simulated register's messages. */
-export type RegisterMsg =
-  | { readonly type: 'write'; readonly id: number; readonly value: number }
-  | { readonly type: 'read'; readonly id: number }
-  | { readonly type: 'write_ok'; readonly id: number }
-  | { readonly type: 'read_ok'; readonly id: number; readonly value: number | null }
-  | { readonly type: 'forward'; readonly client: string; readonly request: RegisterMsg }
-  | { readonly type: 'replicate'; readonly value: number };
-
-/** `primary`: n1 alone holds the value, the others forward to it. `write-locally`: answer, then replicate. */
-export type RegisterBuild = 'primary' | 'write-locally';
-
-/** A register node of `build`; it persists its value, so a restart keeps it. */
-export function registerNode(build: RegisterBuild): NodeFactory<RegisterMsg> {
-  return (ctx) => {
-    let value = ctx.recover<number | null>() ?? null;
-    const applied = new Set<number>();
-    const store = (next: number): void => {
-      value = next;
-      ctx.persist(value);
-    };
-    const serve = (client: string, request: RegisterMsg): void => {
-      if (request.type === 'write') {
-        ctx.send(client, { type: 'write_ok', id: request.id });
-        if (applied.has(request.id)) return;
-        applied.add(request.id);
-        store(request.value);
-        if (build === 'write-locally') {
-          for (const peer of ctx.peers) ctx.send(peer, { type: 'replicate', value: request.value });
-        }
-      } else if (request.type === 'read') ctx.send(client, { type: 'read_ok', id: request.id, value });
-    };
-    return {
-      onMessage(from, msg) {
-        if (msg.type === 'forward') serve(msg.client, msg.request);
-        else if (msg.type === 'replicate') store(msg.value);
-        else if (build === 'primary' && ctx.id !== 'n1')
-          ctx.send('n1', { type: 'forward', client: from, request: msg });
-        else serve(from, msg);
-      },
-    };
-  };
-}
-
-/** What the register's client messages mean, for the kit's `historyOf`. */
-export const registerProtocol: ClientProtocol<RegisterMsg> = {
-  request: (msg) =>
-    msg.type === 'write'
-      ? { id: msg.id, f: 'write', value: msg.value }
-      : msg.type === 'read'
-        ? { id: msg.id, f: 'read' }
-        : undefined,
-  reply: (msg) =>
-    msg.type === 'write_ok'
-      ? { id: msg.id, type: 'ok' }
-      : msg.type === 'read_ok'
-        ? { id: msg.id, type: 'ok', value: msg.value }
-        : undefined,
-};
 
 /**
  * Seed `seed`'s run: three replicas, `operations` reads and writes (of unique values) by two clients

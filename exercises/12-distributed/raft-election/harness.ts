@@ -5,10 +5,8 @@
  * is up, who can reach whom), for the liveness checks. Nothing here is part of the contract.
  *
  * **One observer per scenario, reset per run.** `exploreSeeds` runs the same scenario object several
- * times (once, then again while shrinking a failure), and a factory is not told which simulation
- * calls it. A simulation builds every node at tick 0, in scenario order; a run of these scenarios
- * never restarts a node at tick 0 (faults start at tick 1), so a factory call at tick 0 for a node
- * this observer has already seen means a new run: the observer forgets the old one.
+ * times (once per seed, then again while shrinking a failure); the kit's `ctx.run.id` says which
+ * simulation builds a node, and a node built by a new one makes the observer forget the old run.
  */
 
 import { Prng } from '../../../src/testing/sim/prng.js';
@@ -44,7 +42,8 @@ export class Observer {
   readonly #voteOf = new Map<string, string>();
   readonly #termOf = new Map<string, number>();
   readonly #roleOf = new Map<string, string>();
-  readonly #started = new Set<string>();
+  /** The `ctx.run.id` of the run being watched. */
+  #run: number | undefined;
 
   /** Forgets the previous run. */
   reset(): void {
@@ -56,12 +55,14 @@ export class Observer {
     this.#voteOf.clear();
     this.#termOf.clear();
     this.#roleOf.clear();
-    this.#started.clear();
   }
 
-  started(node: string, tick: number): void {
-    if (tick === 0 && this.#started.has(node)) this.reset();
-    this.#started.add(node);
+  /** Node `node` was built (or rebuilt at a restart) by run `run`; a run not seen before starts afresh. */
+  started(node: string, run: number): void {
+    if (run !== this.#run) {
+      this.reset();
+      this.#run = run;
+    }
     this.#roleOf.delete(node);
   }
 
@@ -109,7 +110,7 @@ export class Observer {
 /** `factory` with every node's status read by `observer` after it is built and after each handler. */
 export function observed(factory: NodeFactory<RaftMessage>, observer: Observer): NodeFactory<RaftMessage> {
   return (ctx) => {
-    observer.started(ctx.id, ctx.now());
+    observer.started(ctx.id, ctx.run.id);
     const node = factory(ctx) as RaftNode;
     observer.read(ctx.now(), ctx.id, node.status(), false);
     const wrapped: SimNode<RaftMessage> & { status(): RaftStatus } = {

@@ -20,12 +20,28 @@ export interface SimNode<M> {
   onTick?(): void;
 }
 
+/**
+ * Which run a node belongs to. `id` is unique per {@link Simulation} in this process (1, 2, 3, ... in
+ * the order simulations are built), `seed` is the run's seed. Every node of one run gets the same
+ * object. Nothing in a run depends on it: it is for wrappers that watch nodes across runs of one
+ * scenario (`exploreSeeds` builds the same scenario's nodes again for each seed and while shrinking).
+ */
+export interface SimulationRun {
+  readonly id: number;
+  readonly seed: number;
+}
+
 /** What a node is given: its name, its peers, the wire, its clock, its dice and its disk. */
 export interface NodeContext<M> {
   /** This node's name. */
   readonly id: string;
   /** The other nodes' names, in scenario order. */
   readonly peers: readonly string[];
+  /**
+   * The simulation that built this node (see {@link SimulationRun}). For test-side wrappers: a node's
+   * behaviour must not depend on it, and a learner's own `NodeContext` type need not declare it.
+   */
+  readonly run: SimulationRun;
   /** Hands `msg` to the network for `to` (a node or a client). A message is a plain JSON value. */
   send(to: string, msg: M): void;
   /** This node's clock: the tick as it reads it, with its skew (see {@link ClockSkew}). */
@@ -118,6 +134,9 @@ function byTick<T extends { readonly at: number }>(items: readonly T[]): Map<num
   return groups;
 }
 
+/** How many simulations this process has built: the last {@link SimulationRun.id} handed out. */
+let simulationsBuilt = 0;
+
 /**
  * One run of a scenario. Drive it with {@link Simulation.step} or {@link Simulation.run}; the fault
  * methods (`partition`, `heal`, `crash`, `restart`) act at once, between ticks, for tests and for an
@@ -130,6 +149,8 @@ export class Simulation<M> {
   readonly replies: Reply<M>[] = [];
   /** The seeded wire; read `inFlight()` and `connected()` from it. */
   readonly network: Network;
+  /** This run's id and seed, the object every node's `ctx.run` holds. */
+  readonly runInfo: SimulationRun;
   readonly #prng: Prng;
   readonly #slots = new Map<string, NodeSlot<M>>();
   readonly #clients = new Set<string>();
@@ -146,6 +167,8 @@ export class Simulation<M> {
    */
   constructor(seed: number, scenario: Scenario<M>) {
     this.#prng = new Prng(seed);
+    simulationsBuilt++;
+    this.runInfo = Object.freeze({ id: simulationsBuilt, seed });
     this.network = new Network(this.#prng.fork('network'), scenario.network ?? {}, (record) => {
       this.trace.push(record);
     });
@@ -289,6 +312,7 @@ export class Simulation<M> {
     const context: NodeContext<M> = {
       id,
       peers,
+      run: this.runInfo,
       send: (to, msg) => {
         if (slot.incarnation !== incarnation) return;
         if (!this.#slots.has(to) && !this.#clients.has(to)) {

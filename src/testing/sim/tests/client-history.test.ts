@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { historyOf } from '../client-history.js';
+import { type RegisterMsg, registerNode, registerProtocol } from '../examples/register.js';
 import { pairOperations } from '../history.js';
 import { check } from '../linearizable.js';
 import { register } from '../models.js';
 import { Simulation } from '../simulation.js';
-import { type RegisterMsg, registerNode, registerProtocol, registerScenario } from './register-nodes.js';
+import { registerScenario } from './register-scenario.js';
 
 const strip = (events: ReturnType<typeof historyOf>) => events.map(({ line: _line, ...event }) => event);
 

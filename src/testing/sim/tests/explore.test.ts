@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { historyOf } from '../client-history.js';
+import { type RegisterBuild, type RegisterMsg, registerProtocol } from '../examples/register.js';
 import { exploreSeeds, lastRecords, replayCommand, type SeededRun, SimulationFailure } from '../explore.js';
 import { exploreInVitest } from '../explore-report.js';
 import { drawTimeline, pairOperations } from '../history.js';
@@ -14,12 +15,7 @@ import { check } from '../linearizable.js';
 import { register } from '../models.js';
 import { Simulation } from '../simulation.js';
 import { traceHash } from '../trace.js';
-import {
-  type RegisterBuild,
-  type RegisterMsg,
-  registerProtocol,
-  registerScenario,
-} from './register-nodes.js';
+import { registerScenario } from './register-scenario.js';
 
 /** The property: the clients' history is linearizable; else the witness as a timeline. */
 function linearizable(sim: Simulation<RegisterMsg>): string | undefined {

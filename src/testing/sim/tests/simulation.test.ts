@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeFactory, Scenario } from '../simulation.js';
+import type { NodeFactory, Scenario, SimulationRun } from '../simulation.js';
 import { Simulation, simulate } from '../simulation.js';
 import { canonicalJson, type TraceRecord, traceHash } from '../trace.js';
 import { Gossip, type GossipMsg, type Numbered, Sink, sender } from './sim-nodes.js';
@@ -201,6 +201,56 @@ describe('faults, each observed', () => {
     expect(() => simulate(1, { nodes: { a: sender('b') } }, 1)).toThrow(
       'node "a" sent to "b", which is neither a node nor a client',
     );
+  });
+});
+
+describe('ctx.run: which simulation built a node', () => {
+  /** A scenario of two sinks whose factory records every context it is given. */
+  const recording = () => {
+    const built: { id: string; run: SimulationRun }[] = [];
+    const factory: NodeFactory<Numbered> = (context) => {
+      built.push({ id: context.id, run: context.run });
+      return new Sink(context);
+    };
+    return { built, scenario: { nodes: { a: factory, b: factory } } satisfies Scenario<Numbered> };
+  };
+
+  it('every node of one run, restarted ones too, gets the same run: the simulation’s id and seed', () => {
+    const { built, scenario } = recording();
+    const sim = new Simulation(42, scenario);
+    sim.run(3).crash('b');
+    sim.run(2).restart('b');
+    expect(
+      built.map(({ id }) => id),
+      'a and b are built, then b again at its restart',
+    ).toEqual(['a', 'b', 'b']);
+    expect(sim.runInfo, 'the run holds the seed the simulation was made with').toMatchObject({ seed: 42 });
+    for (const { id, run } of built) {
+      expect(run, `${id} must see the run of the simulation that built it`).toBe(sim.runInfo);
+    }
+  });
+
+  it('two simulations of one scenario object, even with one seed, are two runs, and their traces are equal', () => {
+    const { built, scenario } = recording();
+    const first = simulate(
+      5,
+      { ...scenario, operations: [{ at: 0, client: 'c', node: 'a', msg: { type: 'n', seq: 0 } }] },
+      5,
+    );
+    const second = simulate(
+      5,
+      { ...scenario, operations: [{ at: 0, client: 'c', node: 'a', msg: { type: 'n', seq: 0 } }] },
+      5,
+    );
+    expect(second.runInfo.id, 'each simulation gets an id of its own').not.toBe(first.runInfo.id);
+    expect(second.runInfo.id, 'ids count up in the order simulations are built').toBeGreaterThan(
+      first.runInfo.id,
+    );
+    expect(
+      built.map(({ run }) => run.id),
+      'the factory can tell the second run’s nodes from the first’s',
+    ).toEqual([first.runInfo.id, first.runInfo.id, second.runInfo.id, second.runInfo.id]);
+    expect(traceHash(second.trace), 'the run id changes nothing a run does').toBe(traceHash(first.trace));
   });
 });
 
