@@ -4,6 +4,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort, type Listening, startHttpServer } from '../../../src/testing/index.js';
+import { seededRandom } from '../../../src/testing/sim/prng.js';
 import {
   isRetryable,
   parseRetryAfter,
@@ -112,18 +113,6 @@ async function stateOf(promise: Promise<unknown>): Promise<string> {
   );
   await flush();
   return state;
-}
-
-/** A seeded random source (mulberry32): the same seed gives the same sequence in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const listenersOn = (signal: AbortSignal) => getEventListeners(signal, 'abort').length;
@@ -336,10 +325,10 @@ describe('RetryPolicy: waits between attempts', () => {
         fc.nat(),
         async (maxAttempts, baseMs, capFactor, seed) => {
           const capMs = baseMs * capFactor;
-          const { policy, waits } = policyWith({ maxAttempts, baseMs, capMs, random: seeded(seed) });
+          const { policy, waits } = policyWith({ maxAttempts, baseMs, capMs, random: seededRandom(seed) });
           await rejectionOf(policy.execute(scripted(fail(httpError(503))).work));
           expect(waits.length, 'one wait between each two attempts').toBe(maxAttempts - 1);
-          const replay = seeded(seed);
+          const replay = seededRandom(seed);
           waits.forEach((wait, n) => {
             const ceiling = Math.min(capMs, baseMs * 2 ** n);
             expect(wait).toBeGreaterThanOrEqual(0);

@@ -1,19 +1,14 @@
 /**
  * Helpers the suites share: deterministic ids and a seeded generator. Not part of the exercise.
  */
+import { seededRandom } from '../../../src/testing/sim/prng.js';
 import type { IdSource } from './context.js';
 
-/** mulberry32: a small seeded generator in [0, 1), so every run sees the same delays. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * A seeded generator in [0, 1) (the simulation kit's `seededRandom`), so every run sees the same
+ * delays and the bench the same headers.
+ */
+export const seeded: (seed: number) => () => number = seededRandom;
 
 /**
  * An {@link IdSource} that counts: trace ids `aaaa…0001`, `aaaa…0002`, span ids `bbbb…0001`, request

@@ -7,17 +7,7 @@
  * effect, some complete as `info` (taken effect or not), and the last ones never complete.
  */
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../prng.js';
 
 /** What to generate: how many operations by how many clients, and how the register misbehaves. */
 export interface RegisterHistoryOptions {
@@ -61,7 +51,7 @@ interface Held {
 /** Generates a register history; the same options give the same history. */
 export function registerHistory(options: RegisterHistoryOptions): GeneratedHistory {
   const { seed, operations, processes, staleReads = 0, indeterminate = 0.05 } = options;
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = (n: number): number => Math.floor(random() * n);
   const lines: string[] = [];
   const emit = (event: object): void => {
