@@ -6,7 +6,9 @@
  */
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
-import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useId, useRef, useState } from 'react';
+import { KitButton, PlayButton, SeedInput, wholeSeed } from '../SimulatorKit/Controls';
+import { useRerender, useTicker } from '../SimulatorKit/hooks';
 import {
   BREAKER,
   type BreakerState,
@@ -106,8 +108,7 @@ export default function CircuitBreakerSimulator({
   const [breaker, setBreaker] = useState(true);
   const [running, setRunning] = useState(false);
   const sim = useRef<SimState>(createSim(initialSeed));
-  const [, setVersion] = useState(0);
-  const rerender = useCallback(() => setVersion((v) => v + 1), []);
+  const [, rerender] = useRerender();
   const config: SimConfig = { failurePercent, latencyMs: LATENCIES[latencyIndex]!.ms, breaker };
   const configRef = useRef(config);
   configRef.current = config;
@@ -120,14 +121,10 @@ export default function CircuitBreakerSimulator({
     [rerender],
   );
 
-  useEffect(() => {
-    if (!running) return;
-    const timer = setInterval(() => {
-      step(sim.current, configRef.current);
-      rerender();
-    }, TICK_MS / PLAY_SPEED);
-    return () => clearInterval(timer);
-  }, [running, rerender]);
+  useTicker(running, TICK_MS / PLAY_SPEED, () => {
+    step(sim.current, configRef.current);
+    rerender();
+  });
 
   const s = sim.current;
   const { calls, failed } = windowCounts(s);
@@ -170,20 +167,15 @@ export default function CircuitBreakerSimulator({
             ))}
           </select>
         </label>
-        <label htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            value={seed}
-            onChange={(e) => {
-              const next = Math.max(0, Math.floor(Number(e.target.value) || 0));
-              setSeed(next);
-              reset(next);
-            }}
-          />
-        </label>
+        <SeedInput
+          id={`${id}-seed`}
+          value={seed}
+          onChange={(text) => {
+            const next = wholeSeed(text);
+            setSeed(next);
+            reset(next);
+          }}
+        />
         <label className={styles.checkbox} htmlFor={`${id}-breaker`}>
           <input
             id={`${id}-breaker`}
@@ -199,16 +191,8 @@ export default function CircuitBreakerSimulator({
       </div>
 
       <div className={styles.buttons}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          onClick={() => setRunning((r) => !r)}
-        >
-          {running ? 'Pause' : 'Play'}
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        <PlayButton primary playing={running} onToggle={() => setRunning((r) => !r)} />
+        <KitButton
           disabled={running}
           onClick={() => {
             run(sim.current, config, 1);
@@ -216,17 +200,15 @@ export default function CircuitBreakerSimulator({
           }}
         >
           Step 1 s
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           onClick={() => {
             setRunning(false);
             reset(seed);
           }}
         >
           Reset
-        </button>
+        </KitButton>
         <output className={styles.state} data-breaker-state={breaker ? s.state : 'none'} aria-live="polite">
           {breaker ? STATE_LABEL[s.state] : 'No breaker: every call goes to the dependency'}
         </output>

@@ -15,6 +15,8 @@
  * half-open, and outcomes of calls admitted in an earlier state ignored (a generation counter).
  */
 
+import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+
 export const TICK_MS = 100;
 /** The client's timeout per call. */
 export const TIMEOUT_MS = 2_000;
@@ -98,14 +100,8 @@ export interface SimState {
   transitions: { at: number; from: BreakerState; to: BreakerState }[];
 }
 
-/** mulberry32: a tiny seeded PRNG; returns [value in [0,1), next state]. */
-export function random(state: number): [number, number] {
-  const next = (state + 0x6d2b79f5) >>> 0;
-  let t = next;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
-}
+/** mulberry32 (shared with the other simulators): returns [value in [0,1), next state]. */
+export const random = mulberry32;
 
 export function createSim(seed: number): SimState {
   return {

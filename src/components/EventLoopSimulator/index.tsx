@@ -7,6 +7,7 @@
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type KeyboardEvent, type ReactNode, useMemo, useState } from 'react';
+import { KitButton } from '../SimulatorKit/Controls';
 import { PHASES, type Snapshot, simulate } from './engine';
 import { findSnippet } from './snippets';
 import styles from './styles.module.css';
@@ -175,38 +176,18 @@ export default function EventLoopSimulator({
         {current.note}
       </p>
       <div className={styles.controls}>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          onClick={() => go(0)}
-          disabled={position === 0}
-        >
+        <KitButton onClick={() => go(0)} disabled={position === 0}>
           Reset
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          onClick={() => go(position - 1)}
-          disabled={position === 0}
-        >
+        </KitButton>
+        <KitButton onClick={() => go(position - 1)} disabled={position === 0}>
           Back
-        </button>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          onClick={() => go(position + 1)}
-          disabled={finished}
-        >
+        </KitButton>
+        <KitButton primary onClick={() => go(position + 1)} disabled={finished}>
           Step
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          onClick={() => go(steps.length)}
-          disabled={finished}
-        >
+        </KitButton>
+        <KitButton onClick={() => go(steps.length)} disabled={finished}>
           Run to the end
-        </button>
+        </KitButton>
         <span className={styles.keys}>or ← / → keys</span>
       </div>
       <div className={styles.output}>

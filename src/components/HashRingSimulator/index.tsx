@@ -8,6 +8,7 @@
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type ReactNode, useId, useMemo, useState } from 'react';
+import { KitButton, SeedInput, wholeSeed } from '../SimulatorKit/Controls';
 import {
   addNode,
   createRing,
@@ -227,33 +228,22 @@ export default function HashRingSimulator({
             ))}
           </select>
         </label>
-        <label htmlFor={`${id}-seed`}>
-          Seed of the keys
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            value={seed}
-            onChange={(e) => {
-              const next = Math.max(0, Math.floor(Number(e.target.value) || 0));
-              setSeed(next);
-              reset(next);
-            }}
-          />
-        </label>
+        <SeedInput
+          id={`${id}-seed`}
+          label="Seed of the keys"
+          value={seed}
+          onChange={(text) => {
+            const next = wholeSeed(text);
+            setSeed(next);
+            reset(next);
+          }}
+        />
       </div>
       <div className={styles.buttons}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          disabled={!upcoming}
-          onClick={() => apply(addNode(ring))}
-        >
+        <KitButton primary disabled={!upcoming} onClick={() => apply(addNode(ring))}>
           {upcoming ? `Add node ${upcoming}` : `Add node (${MAX_NODES} at most)`}
-        </button>
-        <button type="button" className="button button--secondary button--sm" onClick={() => reset(seed)}>
-          Reset
-        </button>
+        </KitButton>
+        <KitButton onClick={() => reset(seed)}>Reset</KitButton>
         <span className={styles.hint}>
           {ring.keys.length.toLocaleString('en')} keys, {ring.nodes.length} node
           {ring.nodes.length === 1 ? '' : 's'}

@@ -16,6 +16,8 @@
  * picture needs a well-spread 32-bit value per string, cheaply, in the browser, not compatibility.
  */
 
+import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+
 export type Scheme = 'consistent' | 'modulo';
 
 export const SCHEMES: { id: Scheme; label: string }[] = [
@@ -57,14 +59,8 @@ export function hash(text: string): number {
   return fmix32(fnv1a(text));
 }
 
-/** mulberry32: a tiny seeded PRNG; returns [value in [0,1), next state]. */
-export function random(state: number): [number, number] {
-  const next = (state + 0x6d2b79f5) | 0;
-  let t = next;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
-}
+/** mulberry32 (shared with the other simulators): returns [value in [0,1), next state]. */
+export const random = mulberry32;
 
 /** `count` distinct keys such as `user:3k9x1a`, drawn from the seed. */
 export function generateKeys(seed: number, count: number): string[] {

@@ -3,6 +3,8 @@
  * a cache of a given size under LRU, LFU or FIFO eviction. Pure functions, no DOM.
  */
 
+import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+
 export type Policy = 'lru' | 'lfu' | 'fifo';
 
 export const POLICIES: readonly { id: Policy; label: string }[] = [
@@ -26,14 +28,13 @@ export interface TraceOptions {
   requests?: number;
 }
 
-/** mulberry32: a small, fast, seeded random source in [0, 1). */
+/** mulberry32 (shared with the other simulators): a small, fast, seeded random source in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
+  let state = seed >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    const [value, next] = mulberry32(state);
+    state = next;
+    return value;
   };
 }
 

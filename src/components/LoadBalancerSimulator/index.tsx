@@ -6,7 +6,9 @@
  */
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
-import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useId, useRef, useState } from 'react';
+import { KitButton, PlayButton, SeedInput, wholeSeed } from '../SimulatorKit/Controls';
+import { useRerender, useTicker } from '../SimulatorKit/hooks';
 import {
   compareStrategies,
   createSim,
@@ -84,8 +86,7 @@ export default function LoadBalancerSimulator({
   const [comparison, setComparison] = useState<{ rows: Summary[]; withKill: boolean } | null>(null);
   const [killInCompare, setKillInCompare] = useState(false);
   const sim = useRef<SimState>(createSim(initialStrategy, initialSeed));
-  const [, setVersion] = useState(0);
-  const rerender = useCallback(() => setVersion((v) => v + 1), []);
+  const [, rerender] = useRerender();
   const rate = LOADS[loadIndex]!.rate;
 
   const reset = useCallback(
@@ -102,11 +103,7 @@ export default function LoadBalancerSimulator({
     rerender();
   }, [rate, rerender]);
 
-  useEffect(() => {
-    if (!running) return;
-    const timer = setInterval(tick, TICK_MS);
-    return () => clearInterval(timer);
-  }, [running, tick]);
+  useTicker(running, TICK_MS, tick);
 
   const s = sim.current;
   const strategyInfo = STRATEGIES.find((x) => x.id === strategy)!;
@@ -158,58 +155,38 @@ export default function LoadBalancerSimulator({
             ))}
           </select>
         </label>
-        <label htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            value={seed}
-            onChange={(e) => {
-              const next = Math.max(0, Math.floor(Number(e.target.value) || 0));
-              setSeed(next);
-              reset(strategy, next);
-            }}
-          />
-        </label>
+        <SeedInput
+          id={`${id}-seed`}
+          value={seed}
+          onChange={(text) => {
+            const next = wholeSeed(text);
+            setSeed(next);
+            reset(strategy, next);
+          }}
+        />
       </div>
       <p className={styles.summary}>{strategyInfo.summary}</p>
       <div className={styles.buttons}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          onClick={() => setRunning((r) => !r)}
-        >
-          {running ? 'Pause' : 'Play'}
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          onClick={tick}
-          disabled={running}
-        >
+        <PlayButton primary playing={running} onToggle={() => setRunning((r) => !r)} />
+        <KitButton onClick={tick} disabled={running}>
           Step 1 tick
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           onClick={() => {
             send(sim.current, 20);
             rerender();
           }}
         >
           Send 20 requests at once
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           onClick={() => {
             setRunning(false);
             reset(strategy, seed);
           }}
         >
           Reset
-        </button>
+        </KitButton>
       </div>
 
       <ul className={styles.backends} aria-label="Backends">

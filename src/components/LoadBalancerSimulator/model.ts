@@ -6,6 +6,8 @@
  * directly in the tail (p95, p99).
  */
 
+import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+
 export type Strategy =
   | 'round-robin'
   | 'weighted-round-robin'
@@ -89,14 +91,8 @@ export interface SimState {
   latencies: number[];
 }
 
-/** mulberry32: a tiny seeded PRNG; returns [value in [0,1), next state]. */
-export function random(state: number): [number, number] {
-  const next = (state + 0x6d2b79f5) | 0;
-  let t = next;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
-}
+/** mulberry32 (shared with the other simulators): returns [value in [0,1), next state]. */
+export const random = mulberry32;
 
 /** FNV-1a, 32 bit: the ring's hash. */
 export function hash(text: string): number {

@@ -11,10 +11,19 @@
 
 import Link from '@docusaurus/Link';
 import useIsBrowser from '@docusaurus/useIsBrowser';
-import { type ReactNode, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useId, useMemo, useRef, useState } from 'react';
 import type { Verdict } from '../../testing/sim/linearizable';
 import { toMermaid } from '../../testing/sim/mermaid';
 import { register } from '../../testing/sim/models';
+import { KitButton, PlayButton, SeedInput } from '../SimulatorKit/Controls';
+import {
+  MAX_SEED,
+  startingSeed,
+  useReducedMotion,
+  useRerender,
+  useSeedField,
+  useTicker,
+} from '../SimulatorKit/hooks';
 import {
   ALL_A,
   CLIENTS,
@@ -55,7 +64,6 @@ const PRESETS: { value: string; label: string; sides: Sides }[] = [
 const PLAY_MS = 450;
 /** Checker time limit, in ms of `performance.now()`: past it the verdict is "unknown". */
 const CHECK_MS = 1500;
-const MAX_SEED = 2 ** 32 - 1;
 
 const SIZE = 300;
 const CENTER = SIZE / 2;
@@ -70,18 +78,6 @@ function position(index: number, radius: number): [number, number] {
 function endpoint(name: string): [number, number] {
   const index = Number(name.slice(1)) - 1;
   return position(index, name.startsWith('n') ? 88 : 132);
-}
-
-function useReducedMotion(): boolean {
-  const [reduced, setReduced] = useState(true);
-  useEffect(() => {
-    const query = window.matchMedia('(prefers-reduced-motion: reduce)');
-    setReduced(query.matches);
-    const onChange = () => setReduced(query.matches);
-    query.addEventListener('change', onChange);
-    return () => query.removeEventListener('change', onChange);
-  }, []);
-  return reduced;
 }
 
 function verdictText(result: Verdict, operations: number): string {
@@ -244,22 +240,17 @@ export default function PartitionSimulator({
   const hydrated = useIsBrowser();
   const reducedMotion = useReducedMotion();
   const id = useId();
-  const startSeed =
-    Number.isInteger(initialSeed) && initialSeed >= 0 && initialSeed <= MAX_SEED ? initialSeed : 42;
-  const [seedField, setSeedField] = useState(String(startSeed));
+  const startSeed = startingSeed(initialSeed, 42);
   const [mode, setMode] = useState<Mode>(initialMode === 'async' ? 'async' : 'quorum');
   const [draft, setDraft] = useState<Sides>(ALL_A);
   const [preset, setPreset] = useState('none');
   const [playing, setPlaying] = useState(false);
   const [message, setMessage] = useState('');
   const runRef = useRef<PartitionRun>(new PartitionRun({ seed: startSeed, mode }));
-  const [version, setVersion] = useState(0);
-  const rerender = useCallback(() => setVersion((v) => v + 1), []);
+  const [version, rerender] = useRerender();
   const run = runRef.current;
 
-  const seedValue = Number(seedField);
-  const seedOk =
-    seedField.trim() !== '' && Number.isInteger(seedValue) && seedValue >= 0 && seedValue <= MAX_SEED;
+  const { field: seedField, setField: setSeedField, value: seedValue, ok: seedOk } = useSeedField(startSeed);
 
   const act = (command: Command, done: string, refused: string) => {
     setMessage(run.apply(command) ? done : refused);
@@ -274,11 +265,7 @@ export default function PartitionSimulator({
     [rerender],
   );
 
-  useEffect(() => {
-    if (!playing || reducedMotion) return;
-    const timer = setInterval(() => step(1), PLAY_MS);
-    return () => clearInterval(timer);
-  }, [playing, reducedMotion, step]);
+  useTicker(playing && !reducedMotion, PLAY_MS, () => step(1));
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the run mutates in place; `version` marks each change
   const checked = useMemo(() => {
@@ -354,22 +341,8 @@ export default function PartitionSimulator({
             <option value="async">{MODE_LABEL.async}</option>
           </select>
         </label>
-        <label htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            max={MAX_SEED}
-            value={seedField}
-            aria-invalid={!seedOk}
-            aria-describedby={seedOk ? undefined : `${id}-seed-error`}
-            onChange={(e) => setSeedField(e.target.value)}
-          />
-        </label>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        <SeedInput id={`${id}-seed`} max={MAX_SEED} value={seedField} ok={seedOk} onChange={setSeedField} />
+        <KitButton
           disabled={!seedOk}
           onClick={() =>
             rebuild(
@@ -381,15 +354,13 @@ export default function PartitionSimulator({
           }
         >
           Replay
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           disabled={!seedOk}
           onClick={() => rebuild(seedValue, mode, false, `New run with seed ${seedValue}.`)}
         >
           Reset
-        </button>
+        </KitButton>
       </div>
       {seedOk ? null : (
         <p id={`${id}-seed-error`} className={styles.error}>
@@ -440,9 +411,8 @@ export default function PartitionSimulator({
           </div>
         </div>
         <div className={styles.buttons}>
-          <button
-            type="button"
-            className="button button--primary button--sm"
+          <KitButton
+            primary
             data-action="partition"
             onClick={() =>
               act(
@@ -453,10 +423,8 @@ export default function PartitionSimulator({
             }
           >
             Cut the network
-          </button>
-          <button
-            type="button"
-            className="button button--secondary button--sm"
+          </KitButton>
+          <KitButton
             data-action="heal"
             disabled={!partitioned}
             onClick={() =>
@@ -464,38 +432,18 @@ export default function PartitionSimulator({
             }
           >
             Heal
-          </button>
+          </KitButton>
         </div>
       </fieldset>
 
       <div className={styles.buttons}>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="step"
-          disabled={playing}
-          onClick={() => step(1)}
-        >
+        <KitButton data-action="step" disabled={playing} onClick={() => step(1)}>
           Step 1 tick
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="run"
-          disabled={playing}
-          onClick={() => step(10)}
-        >
+        </KitButton>
+        <KitButton data-action="run" disabled={playing} onClick={() => step(10)}>
           Run 10 ticks
-        </button>
-        {reducedMotion ? null : (
-          <button
-            type="button"
-            className="button button--secondary button--sm"
-            onClick={() => setPlaying((p) => !p)}
-          >
-            {playing ? 'Pause' : 'Play'}
-          </button>
-        )}
+        </KitButton>
+        {reducedMotion ? null : <PlayButton playing={playing} onToggle={() => setPlaying((p) => !p)} />}
         <label className={styles.checkbox} htmlFor={`${id}-workload`}>
           <input
             id={`${id}-workload`}
@@ -531,9 +479,7 @@ export default function PartitionSimulator({
                   {client.pending ? `waits for its ${client.pending.f}` : 'is idle'}
                 </span>
                 <span className={styles.cardButtons}>
-                  <button
-                    type="button"
-                    className="button button--secondary button--sm"
+                  <KitButton
                     disabled={client.pending !== undefined}
                     onClick={() =>
                       act(
@@ -544,10 +490,8 @@ export default function PartitionSimulator({
                     }
                   >
                     Read<span className={styles.srOnly}> via {node}</span>
-                  </button>
-                  <button
-                    type="button"
-                    className="button button--secondary button--sm"
+                  </KitButton>
+                  <KitButton
                     disabled={client.pending !== undefined}
                     onClick={() =>
                       act(
@@ -558,10 +502,8 @@ export default function PartitionSimulator({
                     }
                   >
                     Write<span className={styles.srOnly}> via {node}</span>
-                  </button>
-                  <button
-                    type="button"
-                    className="button button--secondary button--sm"
+                  </KitButton>
+                  <KitButton
                     onClick={() =>
                       replica
                         ? act(
@@ -574,7 +516,7 @@ export default function PartitionSimulator({
                   >
                     {replica ? 'Crash' : 'Restart'}
                     <span className={styles.srOnly}> {node}</span>
-                  </button>
+                  </KitButton>
                 </span>
               </li>
             );

@@ -8,7 +8,9 @@
  */
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
-import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useId, useRef, useState } from 'react';
+import { KitButton, PlayButton, SeedInput, wholeSeed } from '../SimulatorKit/Controls';
+import { useRerender, useTicker } from '../SimulatorKit/hooks';
 import {
   type BackoffType,
   crash,
@@ -187,8 +189,7 @@ export default function QueueSimulator({
   const [slow, setSlow] = useState(initialSlow);
   const [running, setRunning] = useState(false);
   const sim = useRef<SimState>(createSim(initialSeed));
-  const [, setVersion] = useState(0);
-  const rerender = useCallback(() => setVersion((v) => v + 1), []);
+  const [, rerender] = useRerender();
   const config: SimConfig = {
     ratePerSecond: rate,
     poisonPercent: poison,
@@ -209,14 +210,10 @@ export default function QueueSimulator({
     [rerender],
   );
 
-  useEffect(() => {
-    if (!running) return;
-    const timer = setInterval(() => {
-      step(sim.current, configRef.current);
-      rerender();
-    }, TICK_MS / PLAY_SPEED);
-    return () => clearInterval(timer);
-  }, [running, rerender]);
+  useTicker(running, TICK_MS / PLAY_SPEED, () => {
+    step(sim.current, configRef.current);
+    rerender();
+  });
 
   const s = sim.current;
   const t = s.totals;
@@ -310,21 +307,16 @@ export default function QueueSimulator({
           setMinIdleMs,
           MIN_IDLE.map((d) => ({ value: d, label: seconds(d) })),
         )}
-        <label htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            value={seed}
-            onChange={(e) => {
-              const next = Math.max(0, Math.floor(Number(e.target.value) || 0));
-              setSeed(next);
-              setRunning(false);
-              reset(next);
-            }}
-          />
-        </label>
+        <SeedInput
+          id={`${id}-seed`}
+          value={seed}
+          onChange={(text) => {
+            const next = wholeSeed(text);
+            setSeed(next);
+            setRunning(false);
+            reset(next);
+          }}
+        />
         <label className={styles.checkbox} htmlFor={`${id}-slow`}>
           <input
             id={`${id}-slow`}
@@ -341,16 +333,8 @@ export default function QueueSimulator({
       </p>
 
       <div className={styles.buttons}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          onClick={() => setRunning((r) => !r)}
-        >
-          {running ? 'Pause' : 'Play'}
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        <PlayButton primary playing={running} onToggle={() => setRunning((r) => !r)} />
+        <KitButton
           disabled={running}
           onClick={() => {
             run(sim.current, config, 1);
@@ -358,17 +342,15 @@ export default function QueueSimulator({
           }}
         >
           Step 1 s
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           onClick={() => {
             setRunning(false);
             reset(seed);
           }}
         >
           Reset
-        </button>
+        </KitButton>
         <span className={styles.clock}>t = {seconds(s.now)}</span>
       </div>
 

@@ -23,6 +23,8 @@
  * and acknowledged (the rule the exercise states: trimming a pending entry loses its job).
  */
 
+import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+
 export const TICK_MS = 250;
 /** The consumer group's workers, each with concurrency 1. */
 export const WORKERS = ['w1', 'w2', 'w3'] as const;
@@ -195,14 +197,8 @@ export interface SimState {
   idClock: { ms: number; n: number };
 }
 
-/** mulberry32: a tiny seeded PRNG; returns [value in [0,1), next state]. */
-export function random(state: number): [number, number] {
-  const next = (state + 0x6d2b79f5) >>> 0;
-  let t = next;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
-}
+/** mulberry32 (shared with the other simulators): returns [value in [0,1), next state]. */
+export const random = mulberry32;
 
 /**
  * The wait before the retry that follows `attemptsMade` failed attempts (1 after the first failure):

@@ -9,7 +9,16 @@
  */
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
-import { type ReactNode, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useId, useMemo, useRef, useState } from 'react';
+import { KitButton, PlayButton, SeedInput } from '../SimulatorKit/Controls';
+import {
+  MAX_SEED,
+  startingSeed,
+  useReducedMotion,
+  useRerender,
+  useSeedField,
+  useTicker,
+} from '../SimulatorKit/hooks';
 import {
   ELECTION_TIMEOUT,
   HEARTBEAT_INTERVAL,
@@ -30,7 +39,6 @@ export interface RaftSimulatorProps {
   preVote?: boolean;
 }
 
-const MAX_SEED = 2 ** 32 - 1;
 /** Ticks per second when playing. */
 const SPEEDS = [1, 2, 4, 8] as const;
 /** Events shown (the model keeps more). */
@@ -76,18 +84,6 @@ const KIND_WORD: Record<MessageKind, string> = {
   'heartbeat-reply': 'heartbeat reply',
   other: 'message',
 };
-
-function useReducedMotion(): boolean {
-  const [reduced, setReduced] = useState(true);
-  useEffect(() => {
-    const query = window.matchMedia('(prefers-reduced-motion: reduce)');
-    setReduced(query.matches);
-    const onChange = () => setReduced(query.matches);
-    query.addEventListener('change', onChange);
-    return () => query.removeEventListener('change', onChange);
-  }, []);
-  return reduced;
-}
 
 const ROLE_CLASS: Record<NodeView['role'] | 'down', string | undefined> = {
   follower: styles.follower,
@@ -246,31 +242,22 @@ export default function RaftSimulator({
   const hydrated = useIsBrowser();
   const reducedMotion = useReducedMotion();
   const id = useId();
-  const startSeed =
-    Number.isInteger(initialSeed) && initialSeed >= 0 && initialSeed <= MAX_SEED ? initialSeed : 42;
-  const [seedField, setSeedField] = useState(String(startSeed));
+  const startSeed = startingSeed(initialSeed, 42);
   const [playing, setPlaying] = useState(false);
   const [speed, setSpeed] = useState<number>(4);
   const runRef = useRef<RaftRun | null>(null);
   if (runRef.current === null) runRef.current = new RaftRun({ seed: startSeed, preVote });
-  const [version, setVersion] = useState(0);
-  const rerender = useCallback(() => setVersion((v) => v + 1), []);
+  const [version, rerender] = useRerender();
   const run = runRef.current;
 
-  const seedValue = Number(seedField);
-  const seedOk =
-    seedField.trim() !== '' && Number.isInteger(seedValue) && seedValue >= 0 && seedValue <= MAX_SEED;
+  const { field: seedField, setField: setSeedField, value: seedValue, ok: seedOk } = useSeedField(startSeed);
 
   const step = useCallback(() => {
     runRef.current?.step();
     rerender();
   }, [rerender]);
 
-  useEffect(() => {
-    if (!playing) return;
-    const timer = setInterval(step, 1000 / speed);
-    return () => clearInterval(timer);
-  }, [playing, speed, step]);
+  useTicker(playing, 1000 / speed, step);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the run mutates in place; `version` marks each change
   const snap = useMemo(() => run.snapshot(), [run, version]);
@@ -302,23 +289,10 @@ export default function RaftSimulator({
       data-playing={playing || undefined}
     >
       <div className={styles.controls}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          data-action="play"
-          onClick={() => setPlaying((p) => !p)}
-        >
-          {playing ? 'Pause' : 'Play'}
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="step"
-          disabled={playing}
-          onClick={step}
-        >
+        <PlayButton primary data-action="play" playing={playing} onToggle={() => setPlaying((p) => !p)} />
+        <KitButton data-action="step" disabled={playing} onClick={step}>
           Step 1 tick
-        </button>
+        </KitButton>
         <label htmlFor={`${id}-speed`}>
           Speed
           <select id={`${id}-speed`} value={speed} onChange={(e) => setSpeed(Number(e.target.value))}>
@@ -332,28 +306,10 @@ export default function RaftSimulator({
         <span className={styles.clock}>tick {snap.tick}</span>
       </div>
       <div className={styles.controls}>
-        <label htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            max={MAX_SEED}
-            value={seedField}
-            aria-invalid={!seedOk}
-            aria-describedby={seedOk ? undefined : `${id}-seed-error`}
-            onChange={(e) => setSeedField(e.target.value)}
-          />
-        </label>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="reset"
-          disabled={!seedOk}
-          onClick={() => fresh(seedValue, run.preVote)}
-        >
+        <SeedInput id={`${id}-seed`} max={MAX_SEED} value={seedField} ok={seedOk} onChange={setSeedField} />
+        <KitButton data-action="reset" disabled={!seedOk} onClick={() => fresh(seedValue, run.preVote)}>
           New run
-        </button>
+        </KitButton>
         <label className={styles.checkbox} htmlFor={`${id}-prevote`}>
           <input
             id={`${id}-prevote`}
@@ -366,15 +322,9 @@ export default function RaftSimulator({
           />
           pre-vote (starts a fresh run)
         </label>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="heal"
-          disabled={snap.groups === null}
-          onClick={() => act(run.heal())}
-        >
+        <KitButton data-action="heal" disabled={snap.groups === null} onClick={() => act(run.heal())}>
           Heal the network
-        </button>
+        </KitButton>
       </div>
       {seedOk ? null : (
         <p id={`${id}-seed-error`} className={styles.error}>
@@ -411,24 +361,16 @@ export default function RaftSimulator({
                   {isolated ? ' (isolated)' : ''}
                 </span>
                 <span className={styles.cardButtons}>
-                  <button
-                    type="button"
-                    className="button button--secondary button--sm"
+                  <KitButton
                     data-crash={n.id}
                     onClick={() => act(n.up ? run.crash(n.id) : run.restart(n.id))}
                   >
                     {n.up ? 'Crash' : 'Restart'}
                     <span className={styles.srOnly}> {n.id}</span>
-                  </button>
-                  <button
-                    type="button"
-                    className="button button--secondary button--sm"
-                    data-isolate={n.id}
-                    disabled={isolated}
-                    onClick={() => act(run.isolate(n.id))}
-                  >
+                  </KitButton>
+                  <KitButton data-isolate={n.id} disabled={isolated} onClick={() => act(run.isolate(n.id))}>
                     Isolate<span className={styles.srOnly}> {n.id}</span>
-                  </button>
+                  </KitButton>
                 </span>
               </li>
             );

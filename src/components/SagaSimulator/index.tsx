@@ -10,6 +10,8 @@
 
 import useIsBrowser from '@docusaurus/useIsBrowser';
 import { type CSSProperties, type ReactNode, useCallback, useEffect, useId, useState } from 'react';
+import { KitButton, PlayButton, SeedInput } from '../SimulatorKit/Controls';
+import { MAX_SEED, startingSeed, useReducedMotion, useSeedField } from '../SimulatorKit/hooks';
 import {
   advance,
   balanced,
@@ -45,7 +47,6 @@ export interface SagaSimulatorProps {
   failMode?: FailMode;
 }
 
-const MAX_SEED = 2 ** 32 - 1;
 /** Play takes one step this often, in ms. */
 const PLAY_MS = 900;
 const FAIL_WORDS: Record<FailAt, string> = {
@@ -68,18 +69,6 @@ const LANE_TITLE: Record<'orchestrator' | Service, string> = {
   payment: 'Payment',
   shipping: 'Shipping',
 };
-
-function useReducedMotion(): boolean {
-  const [reduced, setReduced] = useState(true);
-  useEffect(() => {
-    const query = window.matchMedia('(prefers-reduced-motion: reduce)');
-    setReduced(query.matches);
-    const onChange = () => setReduced(query.matches);
-    query.addEventListener('change', onChange);
-    return () => query.removeEventListener('change', onChange);
-  }, []);
-  return reduced;
-}
 
 const STATUS_WORDS: Record<Message['status'], string> = {
   flying: 'on the wire',
@@ -231,8 +220,7 @@ export default function SagaSimulator({
   const hydrated = useIsBrowser();
   const reducedMotion = useReducedMotion();
   const id = useId();
-  const startSeed =
-    Number.isInteger(initialSeed) && initialSeed >= 0 && initialSeed <= MAX_SEED ? initialSeed : 42;
+  const startSeed = startingSeed(initialSeed, 42);
   const [options, setOptions] = useState<Required<SagaOptions>>(() => ({
     seed: startSeed,
     failAt: FAIL_AT.includes(initialFailAt) ? initialFailAt : 'none',
@@ -244,12 +232,9 @@ export default function SagaSimulator({
   /** Every world so far: the last is shown; Back pops one. */
   const [history, setHistory] = useState<SagaWorld[]>(() => [start(options)]);
   const [playing, setPlaying] = useState(false);
-  const [seedField, setSeedField] = useState(String(startSeed));
   const world = history[history.length - 1] as SagaWorld;
 
-  const seedValue = Number(seedField);
-  const seedOk =
-    seedField.trim() !== '' && Number.isInteger(seedValue) && seedValue >= 0 && seedValue <= MAX_SEED;
+  const { field: seedField, setField: setSeedField, value: seedValue, ok: seedOk } = useSeedField(startSeed);
 
   const push = useCallback((next: (w: SagaWorld) => SagaWorld) => {
     setHistory((h) => {
@@ -376,28 +361,17 @@ export default function SagaSimulator({
           />
           Payment dedupes charges by key (a charge may be called again)
         </label>
-        <label className={styles.field} htmlFor={`${id}-seed`}>
-          Seed
-          <input
-            id={`${id}-seed`}
-            type="number"
-            min={0}
-            max={MAX_SEED}
-            value={seedField}
-            aria-invalid={!seedOk}
-            aria-describedby={seedOk ? undefined : `${id}-seed-error`}
-            onChange={(e) => setSeedField(e.target.value)}
-          />
-        </label>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="reset"
-          disabled={!seedOk}
-          onClick={() => restartWith({ seed: seedValue })}
-        >
+        <SeedInput
+          className={styles.field}
+          id={`${id}-seed`}
+          max={MAX_SEED}
+          value={seedField}
+          ok={seedOk}
+          onChange={setSeedField}
+        />
+        <KitButton data-action="reset" disabled={!seedOk} onClick={() => restartWith({ seed: seedValue })}>
           New run
-        </button>
+        </KitButton>
       </div>
       {seedOk ? null : (
         <p id={`${id}-seed-error`} className={styles.error}>
@@ -410,62 +384,37 @@ export default function SagaSimulator({
       </p>
 
       <div className={styles.controls}>
-        <button
-          type="button"
-          className="button button--primary button--sm"
-          data-action="step"
-          disabled={playing || !more}
-          onClick={() => push(advance)}
-        >
+        <KitButton primary data-action="step" disabled={playing || !more} onClick={() => push(advance)}>
           Step
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <PlayButton
           data-action="play"
           disabled={!more && !playing}
-          onClick={() => setPlaying((p) => !p)}
-        >
-          {playing ? 'Pause' : 'Play'}
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
-          data-action="run"
-          disabled={playing || !more}
-          onClick={() => push(runToEnd)}
-        >
+          playing={playing}
+          onToggle={() => setPlaying((p) => !p)}
+        />
+        <KitButton data-action="run" disabled={playing || !more} onClick={() => push(runToEnd)}>
           Run to the end
-        </button>
-        <button
-          type="button"
-          className="button button--secondary button--sm"
+        </KitButton>
+        <KitButton
           data-action="back"
           disabled={playing || history.length < 2}
           onClick={() => setHistory((h) => (h.length > 1 ? h.slice(0, -1) : h))}
         >
           Back
-        </button>
+        </KitButton>
         {down ? (
-          <button
-            type="button"
-            className="button button--secondary button--sm"
+          <KitButton
             data-action="resume"
             disabled={playing || world.orchestrator.restarting}
             onClick={() => push(resume)}
           >
             {world.orchestrator.restarting ? 'Restarting…' : 'Resume (new orchestrator)'}
-          </button>
+          </KitButton>
         ) : (
-          <button
-            type="button"
-            className="button button--secondary button--sm"
-            data-action="kill"
-            disabled={playing || ended(world)}
-            onClick={() => push(kill)}
-          >
+          <KitButton data-action="kill" disabled={playing || ended(world)} onClick={() => push(kill)}>
             Kill the orchestrator now
-          </button>
+          </KitButton>
         )}
         <span className={styles.clock}>
           step {world.step} · {world.now} ms

@@ -138,3 +138,30 @@ export function seededRandom(seed: number): () => number {
   const stream = new Prng(seed);
   return () => stream.next();
 }
+
+/**
+ * One step of mulberry32 (Tommy Ettinger's 32-bit generator) from `state` (a 32-bit integer; the seed
+ * to start with): a fraction in [0, 1) and the next state. It is not the {@link Prng}'s generator
+ * (sfc32): the same seed gives other numbers. The browser simulators keep their random state as this
+ * one number, and pages quote numbers drawn from its streams, so those keep it.
+ */
+export function mulberry32Step(state: number): [value: number, next: number] {
+  const next = (state + 0x6d2b79f5) >>> 0;
+  let t = next;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return [((t ^ (t >>> 14)) >>> 0) / TWO_TO_32, next];
+}
+
+/**
+ * A mulberry32 stream in `Math.random`'s shape (see {@link mulberry32Step}): for the benches whose
+ * seeded workloads feed numbers quoted on the pages. New code wants {@link seededRandom}.
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    const [value, next] = mulberry32Step(state);
+    state = next;
+    return value;
+  };
+}
