@@ -24,6 +24,7 @@
 import { Redis } from 'ioredis';
 import type { BenchContext, Measurement } from '../../../src/testing/index.js';
 import { measurementOf } from '../../../src/testing/index.js';
+import { mulberry32 } from '../../../src/testing/sim/prng.js';
 import { createCacheAside } from './cache-aside.js';
 
 const LOADER_MS = 20;
@@ -237,14 +238,7 @@ function zipfTrace(keys: number, length: number, s: number, seed: number): numbe
     total += 1 / rank ** s;
     cumulative.push(total);
   }
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   return Array.from({ length }, () => {
     const target = random() * total;
     let lo = 0;

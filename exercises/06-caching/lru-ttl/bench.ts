@@ -26,6 +26,7 @@
 import os from 'node:os';
 import { LRUCache } from 'lru-cache';
 import type { BenchContext } from '../../../src/testing/index.js';
+import { mulberry32 } from '../../../src/testing/sim/prng.js';
 import { LruCache } from './lru-cache.js';
 
 const KEYS = 1_000_000;
@@ -54,18 +55,6 @@ interface Run {
   readonly seconds: number;
   /** CPU seconds of the whole process (user + system), garbage collection included. */
   readonly cpuSeconds: number;
-}
-
-/** mulberry32: a small seeded generator in [0, 1), so every run sees the same traces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** `length` keys in [0, keys), key k drawn with probability proportional to 1 / (k + 1)^s. */
@@ -260,7 +249,7 @@ export default async function bench(ctx: BenchContext): Promise<void> {
     `Node ${process.version}, ${os.availableParallelism()} cores, load average ${load}; a run stops after ${budget} s of CPU (--duration)`,
   );
   ctx.log('Generating traces (seeded; not timed) ...');
-  const random = seeded(6);
+  const random = mulberry32(6);
   const zipf = zipfTrace(KEYS, ZIPF_S, TRACE_LENGTH, random);
   const uniform = uniformTrace(KEYS, TRACE_LENGTH, random);
 

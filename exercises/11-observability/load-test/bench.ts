@@ -12,6 +12,7 @@
  */
 import { build } from 'hdr-histogram-js';
 import type { BenchContext } from '../../../src/testing/index.js';
+import { mulberry32 } from '../../../src/testing/sim/prng.js';
 import { stallingServer, VirtualClock } from './harness.js';
 import { LatencyHistogram } from './histogram.js';
 import { closedLoop, openLoop } from './load.js';
@@ -20,20 +21,9 @@ const VALUES = 1_000_000;
 const PASSES = 3;
 const PERCENTILES = [50, 90, 99, 99.9, 99.99, 100];
 
-/** mulberry32: a small seeded generator in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Log-normal latencies in µs: median 1,000, sigma 1.2, capped at an hour. */
 function latencies(n: number): Float64Array {
-  const random = seeded(42);
+  const random = mulberry32(42);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
