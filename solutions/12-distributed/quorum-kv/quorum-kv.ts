@@ -48,11 +48,13 @@
  * records it as `info`).
  *
  * **Sloppy quorum (`sloppy: true`)**: when a phase is still short of its quorum `ceil(timeoutTicks/2)`
- * ticks after it began, the coordinator also sends it to the stand-ins, the nodes after the homes in
- * `preferenceList(key, nodes, nodes.length)`, and counts their answers toward `r` or `w`. A write sent
- * to a stand-in names the home replica it stands in for (`hint`, one silent home per stand-in). A
- * stand-in stores the value and remembers the hint; every `timeoutTicks` ticks it sends a `write`
- * of that key's value to the home, and forgets the hint once the home acknowledges (hinted handoff).
+ * ticks after it began, the coordinator also sends it, once, to one stand-in per home replica that
+ * has not answered yet, and counts their answers toward `r` or `w`. The stand-ins are the nodes after
+ * the homes in `preferenceList(key, nodes, nodes.length)`, taken in that order; a write sent to a
+ * stand-in names the silent home it stands in for (`hint`: the first stand-in names the first silent
+ * home, and so on). A stand-in stores the value and remembers the hint, persisted with the rest of its
+ * state (a crash loses neither); every `timeoutTicks` ticks it sends a `write` of that key's value to
+ * the home, and forgets the hint (persisted too) once the home acknowledges (hinted handoff).
  *
  * **Client requests** carry an operation id chosen by the client; a node runs each id once (a
  * duplicated request is ignored), and remembers the ids across restarts.
@@ -183,8 +185,7 @@ export function preferenceList(key: string, nodes: readonly string[], n: number)
 }
 
 /** Whether version `a` is newer than `b` (`null`: never written, older than all). */
-function newer(a: Version | null, b: Version | null): boolean {
-  if (a === null) return false;
+function newer(a: Version, b: Version | null): boolean {
   if (b === null) return true;
   return a.counter !== b.counter ? a.counter > b.counter : a.node > b.node;
 }
@@ -197,23 +198,27 @@ interface Disk {
   readonly issued: [string, number][];
 }
 
+/** One phase of an operation: its message to the replicas and the answers gathered so far. */
+interface Phase {
+  /** The phase's message id: answers to an earlier phase (or another operation) never match it. */
+  readonly id: string;
+  readonly startedAt: number;
+  /** Answers the phase waits for (`r` or `w`). */
+  readonly needed: number;
+  /** The value being written (a put's write, a get's write-back); `undefined` for the read phase. */
+  readonly write?: Stored;
+  /** Who answered, and (read phase) with what. */
+  readonly answers: Map<string, Stored | null>;
+  sloppySent: boolean;
+}
+
 /** An operation in progress at its coordinator. */
 interface Pending {
   readonly client: string;
   readonly request: Extract<KvMessage, { type: 'get' | 'put' }>;
   readonly homes: string[];
   readonly standIns: string[];
-  phase: 'read' | 'write' | 'repair';
-  /** The phase's message id: answers to an earlier phase are ignored. */
-  phaseId: string;
-  startedAt: number;
-  sloppySent: boolean;
-  /** Who answered this phase, and (read phase) what. */
-  readonly answers: Map<string, Stored | null>;
-  /** The value being written or repaired. */
-  target?: Stored;
-  /** Acks the phase needs. */
-  needed: number;
+  phase: Phase;
 }
 
 function validate(config: QuorumConfig): void {
@@ -251,59 +256,56 @@ export function quorumNode(config: QuorumConfig): NodeFactory<KvMessage> {
 
   return (ctx: NodeContext<KvMessage>): QuorumNode => {
     const disk = ctx.recover<Disk>();
-    const store = new Map<string, Stored>(disk?.store ?? []);
-    const hints: { key: string; home: string }[] = [...(disk?.hints ?? [])];
-    const seen = new Set<string>(disk?.seen ?? []);
+    const store = new Map(disk?.store);
+    const hints = disk?.hints ?? [];
+    const seen = new Set(disk?.seen);
     /** The last version counter this node issued, per key: it never issues one twice. */
-    const issued = new Map<string, number>(disk?.issued ?? []);
+    const issued = new Map(disk?.issued);
     const pending = new Map<string, Pending>();
     let phases = 0;
     let lastHandoff = ctx.now();
+    const handoffId = `${ctx.id}:handoff`;
 
     const save = (): void => {
       ctx.persist({ store: [...store], hints, seen: [...seen], issued: [...issued] } satisfies Disk);
     };
 
     const finish = (op: Pending, reply: KvMessage): void => {
-      pending.delete(op.phaseId);
+      pending.delete(op.phase.id);
       ctx.send(op.client, reply);
     };
 
-    /** Starts a phase of `op`: a fresh id, a fresh count, its message to the replicas `to`. */
-    const startPhase = (
-      op: Pending,
-      phase: Pending['phase'],
-      needed: number,
-      to: readonly string[],
-    ): void => {
-      pending.delete(op.phaseId);
+    /** A fresh phase; the tick in its id keeps ids unique across restarts too. */
+    const newPhase = (needed: number, write?: Stored): Phase => ({
+      id: `${ctx.id}:${ctx.now()}:${++phases}`,
+      startedAt: ctx.now(),
+      needed,
+      write,
+      answers: new Map(),
+      sloppySent: false,
+    });
+
+    /** The phase's message; a write to a stand-in names the home it stands in for. */
+    const phaseMessage = (op: Pending, hint?: string): KvMessage => {
+      const { id, write } = op.phase;
+      const key = op.request.key;
+      if (write === undefined) return { type: 'read', op: id, key };
+      return { type: 'write', op: id, key, stored: write, ...(hint === undefined ? {} : { hint }) };
+    };
+
+    /** Moves `op` to `phase` and sends the phase's message to the replicas `to`. */
+    const startPhase = (op: Pending, phase: Phase, to: readonly string[]): void => {
+      pending.delete(op.phase.id);
       op.phase = phase;
-      // The tick makes ids unique across restarts too: an answer sent to an earlier incarnation's
-      // phase must never count for a new one.
-      op.phaseId = `${ctx.id}:${ctx.now()}:${++phases}`;
-      op.startedAt = ctx.now();
-      op.sloppySent = false;
-      op.answers.clear();
-      op.needed = needed;
-      pending.set(op.phaseId, op);
+      pending.set(phase.id, op);
       for (const replica of to) ctx.send(replica, phaseMessage(op));
     };
 
-    const phaseMessage = (op: Pending, hint?: string): KvMessage =>
-      op.phase === 'read'
-        ? { type: 'read', op: op.phaseId, key: op.request.key }
-        : {
-            type: 'write',
-            op: op.phaseId,
-            key: op.request.key,
-            stored: op.target!,
-            ...(hint === undefined ? {} : { hint }),
-          };
-
     /** The read phase has its `r` answers: the next step of a put or a get. */
     const afterRead = (op: Pending): void => {
+      const { answers } = op.phase;
       let best: Stored | null = null;
-      for (const stored of op.answers.values()) {
+      for (const stored of answers.values()) {
         if (stored && newer(stored.version, best?.version ?? null)) best = stored;
       }
       const { request } = op;
@@ -311,46 +313,47 @@ export function quorumNode(config: QuorumConfig): NodeFactory<KvMessage> {
         const counter = Math.max(best?.version.counter ?? 0, issued.get(request.key) ?? 0) + 1;
         issued.set(request.key, counter);
         save();
-        op.target = { version: { counter, node: ctx.id }, value: request.value };
-        startPhase(op, 'write', w, op.homes);
+        const write = { version: { counter, node: ctx.id }, value: request.value };
+        startPhase(op, newPhase(w, write), op.homes);
         return;
       }
-      const value = best?.value ?? '';
-      const behind = [...op.answers].filter(([, stored]) =>
-        newer(best?.version ?? null, stored?.version ?? null),
-      );
+      const reply: KvMessage = { type: 'get_ok', id: request.id, value: best?.value ?? '' };
       if (best === null || readRepair === 'off') {
-        finish(op, { type: 'get_ok', id: request.id, value });
+        finish(op, reply);
         return;
       }
+      const winner = best;
+      /** Whether `replica` did not answer with the winner (an older version, or no answer at all). */
+      const behind = (replica: string): boolean =>
+        newer(winner.version, answers.get(replica)?.version ?? null);
       if (readRepair === 'async') {
-        finish(op, { type: 'get_ok', id: request.id, value });
-        for (const [replica] of behind) {
-          ctx.send(replica, { type: 'write', op: `${ctx.id}:repair`, key: request.key, stored: best });
+        finish(op, reply);
+        // The acks come back to a finished phase and are ignored.
+        for (const replica of answers.keys()) {
+          if (behind(replica))
+            ctx.send(replica, { type: 'write', op: op.phase.id, key: request.key, stored: winner });
         }
         return;
       }
-      const holders = [...op.answers.keys()].filter((replica) => !behind.some(([b]) => b === replica));
+      const holders = [...answers.keys()].filter((replica) => !behind(replica));
       if (holders.length >= w) {
-        finish(op, { type: 'get_ok', id: request.id, value });
+        finish(op, reply);
         return;
       }
-      op.target = best;
-      const others = op.homes.filter((replica) => !holders.includes(replica));
-      startPhase(op, 'repair', w, others);
-      for (const holder of holders) op.answers.set(holder, best);
+      startPhase(op, newPhase(w, winner), op.homes.filter(behind));
+      for (const holder of holders) op.phase.answers.set(holder, null);
     };
 
     const onAnswer = (from: string, msg: Extract<KvMessage, { type: 'read_ack' | 'write_ack' }>): void => {
       const op = pending.get(msg.op);
-      if (!op || op.answers.has(from)) return;
-      if (msg.type === 'read_ack' && op.phase === 'read') op.answers.set(from, msg.stored);
-      else if (msg.type === 'write_ack' && op.phase !== 'read') op.answers.set(from, op.target ?? null);
-      else return;
-      if (op.answers.size < op.needed) return;
-      if (op.phase === 'read') afterRead(op);
+      if (!op || op.phase.answers.has(from)) return;
+      // Phase ids are fresh, so a read_ack only ever matches a read phase and a write_ack a write phase.
+      op.phase.answers.set(from, msg.type === 'read_ack' ? msg.stored : null);
+      const { answers, needed, write } = op.phase;
+      if (answers.size < needed) return;
+      if (write === undefined) afterRead(op);
       else if (op.request.type === 'put') finish(op, { type: 'put_ok', id: op.request.id });
-      else finish(op, { type: 'get_ok', id: op.request.id, value: op.target!.value });
+      else finish(op, { type: 'get_ok', id: op.request.id, value: write.value });
     };
 
     const onRequest = (client: string, request: Extract<KvMessage, { type: 'get' | 'put' }>): void => {
@@ -363,14 +366,9 @@ export function quorumNode(config: QuorumConfig): NodeFactory<KvMessage> {
         request,
         homes: ring.slice(0, n),
         standIns: ring.slice(n),
-        phase: 'read',
-        phaseId: '',
-        startedAt: ctx.now(),
-        sloppySent: false,
-        answers: new Map(),
-        needed: r,
+        phase: newPhase(r),
       };
-      startPhase(op, 'read', r, op.homes);
+      startPhase(op, op.phase, op.homes);
     };
 
     const onReplicaMessage = (from: string, msg: Extract<KvMessage, { type: 'read' | 'write' }>): void => {
@@ -379,16 +377,11 @@ export function quorumNode(config: QuorumConfig): NodeFactory<KvMessage> {
         ctx.send(from, { type: 'read_ack', op: msg.op, key: msg.key, stored: held ?? null });
         return;
       }
-      let changed = false;
-      if (newer(msg.stored.version, held?.version ?? null)) {
-        store.set(msg.key, msg.stored);
-        changed = true;
-      }
+      if (newer(msg.stored.version, held?.version ?? null)) store.set(msg.key, msg.stored);
       if (msg.hint !== undefined && !hints.some((h) => h.key === msg.key && h.home === msg.hint)) {
         hints.push({ key: msg.key, home: msg.hint });
-        changed = true;
       }
-      if (changed) save();
+      save();
       ctx.send(from, { type: 'write_ack', op: msg.op, key: msg.key });
     };
 
@@ -412,39 +405,36 @@ export function quorumNode(config: QuorumConfig): NodeFactory<KvMessage> {
             onReplicaMessage(from, msg);
             break;
           case 'read_ack':
-            onAnswer(from, msg);
-            break;
           case 'write_ack':
-            if (msg.op === `${ctx.id}:handoff`) onHandoffAck(from, msg.key);
+            if (msg.op === handoffId) onHandoffAck(from, msg.key);
             else onAnswer(from, msg);
-            break;
-          default:
             break;
         }
       },
       onTick() {
         const now = ctx.now();
         for (const op of [...pending.values()]) {
-          const age = now - op.startedAt;
+          const { startedAt, answers, needed, write } = op.phase;
+          const age = now - startedAt;
           if (age >= timeoutTicks) {
             finish(op, {
               type: 'error',
               id: op.request.id,
-              reason: `${op.phase} phase timed out: ${op.answers.size} of ${op.needed} replicas answered in ${timeoutTicks} ticks`,
+              reason: `${write ? 'write' : 'read'} phase timed out: ${answers.size} of ${needed} replicas answered in ${timeoutTicks} ticks`,
             });
-          } else if (sloppy && !op.sloppySent && age >= sloppyAfter) {
-            op.sloppySent = true;
-            const silent = op.homes.filter((home) => !op.answers.has(home));
+          } else if (sloppy && !op.phase.sloppySent && age >= sloppyAfter) {
+            op.phase.sloppySent = true;
+            const silent = op.homes.filter((home) => !answers.has(home));
             op.standIns.slice(0, silent.length).forEach((standIn, i) => {
-              ctx.send(standIn, phaseMessage(op, op.phase === 'read' ? undefined : silent[i]));
+              ctx.send(standIn, phaseMessage(op, silent[i]));
             });
           }
         }
-        if (hints.length > 0 && now - lastHandoff >= timeoutTicks) {
+        if (now - lastHandoff >= timeoutTicks) {
           lastHandoff = now;
+          // A hint is only ever taken with a write of its key, and a store never forgets a key.
           for (const { key, home } of hints) {
-            const stored = store.get(key);
-            if (stored) ctx.send(home, { type: 'write', op: `${ctx.id}:handoff`, key, stored });
+            ctx.send(home, { type: 'write', op: handoffId, key, stored: store.get(key)! });
           }
         }
       },

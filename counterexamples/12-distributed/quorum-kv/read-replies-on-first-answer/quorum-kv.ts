@@ -48,11 +48,13 @@
  * records it as `info`).
  *
  * **Sloppy quorum (`sloppy: true`)**: when a phase is still short of its quorum `ceil(timeoutTicks/2)`
- * ticks after it began, the coordinator also sends it to the stand-ins, the nodes after the homes in
- * `preferenceList(key, nodes, nodes.length)`, and counts their answers toward `r` or `w`. A write sent
- * to a stand-in names the home replica it stands in for (`hint`, one silent home per stand-in). A
- * stand-in stores the value and remembers the hint; every `timeoutTicks` ticks it sends a `write`
- * of that key's value to the home, and forgets the hint once the home acknowledges (hinted handoff).
+ * ticks after it began, the coordinator also sends it, once, to one stand-in per home replica that
+ * has not answered yet, and counts their answers toward `r` or `w`. The stand-ins are the nodes after
+ * the homes in `preferenceList(key, nodes, nodes.length)`, taken in that order; a write sent to a
+ * stand-in names the silent home it stands in for (`hint`: the first stand-in names the first silent
+ * home, and so on). A stand-in stores the value and remembers the hint, persisted with the rest of its
+ * state (a crash loses neither); every `timeoutTicks` ticks it sends a `write` of that key's value to
+ * the home, and forgets the hint (persisted too) once the home acknowledges (hinted handoff).
  *
  * **Client requests** carry an operation id chosen by the client; a node runs each id once (a
  * duplicated request is ignored), and remembers the ids across restarts.
