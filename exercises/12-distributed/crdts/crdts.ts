@@ -9,7 +9,8 @@
  * `merge(b, a)`), **associative** and **idempotent** (`merge(a, a)` equals `a`), and every update
  * only moves a state up. Then the network may drop, duplicate and reorder states as it likes: two
  * replicas that have received the same updates, in any order, any number of times, hold equal
- * states (strong eventual consistency, RR-7506 §2).
+ * states (strong eventual consistency, defined in §2 of the SSS 2011 paper: Definition 2.3 in its
+ * report version, INRIA RR-7687).
  *
  * **Plain JSON.** Every state is a plain JSON value (objects, arrays, strings, numbers, `null`), so
  * it crosses a network, or the simulator's, as it is. Every function here is pure: it returns a new

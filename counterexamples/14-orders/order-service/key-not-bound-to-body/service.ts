@@ -1,6 +1,7 @@
 /**
  * The order service's HTTP API: `POST /orders` made safe to retry with an `Idempotency-Key`
- * (IETF httpapi draft "The Idempotency-Key HTTP Header Field", draft-ietf-httpapi-idempotency-key-header),
+ * (IETF httpapi draft "The Idempotency-Key HTTP Header Field",
+ * draft-ietf-httpapi-idempotency-key-header-07 of 15 October 2025),
  * and `GET /orders/:id`, over the order workflow (`./workflow.ts`: the saga and the outbox).
  *
  * Redis keys this module owns (`<p>` is `keyPrefix`):
@@ -104,16 +105,16 @@ class BadRequest extends Error {
  * `Idempotency-Key` header. In this order:
  *
  * 1. The key. The header's value is an sf-string (`"8e03978e"`, quotes included: the draft's
- *    "Syntax") or, as Stripe's clients send it, the bare key (`8e03978e`); either way the key is 1
+ *    §2.1, "Syntax") or, as Stripe's clients send it, the bare key (`8e03978e`); either way the key is 1
  *    to 255 printable ASCII characters (0x21-0x7E), with no `"` or `\` inside. Missing or malformed: **400**
- *    (the draft's "Error Scenarios"; its "Security Considerations": validate the key's format).
+ *    (the draft's §2.7, its error cases; its "Security Considerations": validate the key's format).
  * 2. The body. Larger than {@link MAX_BODY_BYTES}: **413**. Not JSON, not an object, a field
  *    missing or out of range, or any other field: **400**. `customer`: a string of 1 to 100
  *    characters; `sku`: 1 to 32 letters, digits or dashes; `quantity`: an integer from 1 to 100.
  *    Nothing is stored for a 400 or a 413: the request never began, and the same key may be sent
  *    again with a corrected body.
- * 3. The key's record, `<keyPrefix>idem:<key>` (the draft's "Idempotency Fingerprint" and
- *    "Idempotency Enforcement Scenarios"). The key is bound to the order's **fingerprint**: the
+ * 3. The key's record, `<keyPrefix>idem:<key>` (the draft's §2.4, "Idempotency Fingerprint", and
+ *    §2.6, its retry cases). The key is bound to the order's **fingerprint**: the
  *    SHA-256 of its three fields, so the same order with its JSON fields in
  *    another order or other spacing is the same request. Read and written atomically (two requests
  *    with a new key at the same moment: exactly one of them runs):
@@ -130,8 +131,8 @@ class BadRequest extends Error {
  * 4. Running: `workflow.start(orderId, order)`, then `workflow.settled(orderId, respondWithinMs)`.
  *    The order final (`shipped` or `compensated`): **201**; still on its way: **202**. Both with
  *    `Location: /orders/<orderId>` and the {@link OrderView} as the body. That response, whichever
- *    it is, is stored under the key and replayed from then on (the draft's "Idempotency Enforcement
- *    Scenarios": a retry gets "the result of the previously completed operation, success or an
+ *    it is, is stored under the key and replayed from then on (the draft's §2.6: a retry gets
+ *    "the result of the previously completed operation, success or an
  *    error"; Stripe does the same for a request that began executing): a compensated order is a
  *    201 that says `compensated` and why, and the same key never orders again. A 202 is replayed as it was;
  *    `GET` the Location for the order's state now.
