@@ -150,6 +150,33 @@ describe('the contract edges: the body', () => {
   });
 });
 
+describe('the contract edges: the limits themselves are allowed', () => {
+  it('accepts a customer of 1 and of 100 characters, and a body of exactly MAX_BODY_BYTES bytes, sent whole or in chunks', async () => {
+    const { url } = await setup();
+    for (const customer of ['a', 'c'.repeat(100)]) {
+      const r = await postOrder(url, `len-${customer.length}`, { ...order, customer });
+      expect(r.status, `a customer of ${customer.length} characters is within "1 to 100 characters"`).toBe(
+        201,
+      );
+    }
+    // JSON allows whitespace after the value: pad a valid order to exactly the limit.
+    const json = JSON.stringify({ ...order, customer: 'max' });
+    const body = json + ' '.repeat(MAX_BODY_BYTES - Buffer.byteLength(json));
+    expect(Buffer.byteLength(body)).toBe(MAX_BODY_BYTES);
+    const whole = await postOrder(url, 'exact-whole', body);
+    expect(
+      whole.status,
+      `a body of exactly ${MAX_BODY_BYTES} bytes (with Content-Length) is not "larger than" the limit`,
+    ).toBe(201);
+    const half = Math.floor(body.length / 2);
+    const chunked = await postChunked(url, 'exact-chunked', [body.slice(0, half), body.slice(half)]);
+    expect(
+      chunked.status,
+      `a body of exactly ${MAX_BODY_BYTES} bytes sent in chunks is not "larger than" the limit`,
+    ).toBe(201);
+  });
+});
+
 describe('the contract edges: routes and failures', () => {
   it('routes only /orders and /orders/:id exactly: a longer, shorter or prefixed path is 404', async () => {
     const { url } = await setup();
