@@ -11,6 +11,7 @@ import {
   getOrder,
   type HttpReply,
   postOrder,
+  readReply,
   ScriptedWorkflow,
   startService,
   uniquePrefix,
@@ -43,19 +44,8 @@ async function setup(options: Partial<OrderServiceOptions> = {}) {
   return { workflow, url, prefix, client };
 }
 
-async function read(r: Response): Promise<HttpReply> {
-  const text = await r.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { unparsed: text };
-  }
-  return { status: r.status, body, headers: r.headers };
-}
-
 const call = async (url: string, method: string, path: string) =>
-  read(await fetch(`${url}${path}`, { method }));
+  readReply(await fetch(`${url}${path}`, { method }));
 
 /** The contract: "every error body is `{ "error": "<what went wrong and what to do>" }`". */
 function expectError(r: HttpReply, status: number, what: string): void {

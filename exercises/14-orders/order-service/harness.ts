@@ -64,14 +64,15 @@ export async function postOrder(base: string, key: string | undefined, body: unk
     headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return read(response);
+  return readReply(response);
 }
 
 export async function getOrder(base: string, id: string): Promise<HttpReply> {
-  return read(await fetch(`${base}/orders/${encodeURIComponent(id)}`));
+  return readReply(await fetch(`${base}/orders/${encodeURIComponent(id)}`));
 }
 
-async function read(r: Response): Promise<HttpReply> {
+/** A response as an {@link HttpReply}: its JSON body, or `{ unparsed: <text> }` when it is not JSON. */
+export async function readReply(r: Response): Promise<HttpReply> {
   const text = await r.text();
   let body: Record<string, unknown> = {};
   try {

@@ -3,7 +3,7 @@
  * a cache of a given size under LRU, LFU or FIFO eviction. Pure functions, no DOM.
  */
 
-import { mulberry32Step as mulberry32 } from '../../testing/sim/prng';
+import { mulberry32 } from '../../testing/sim/prng';
 
 export type Policy = 'lru' | 'lfu' | 'fifo';
 
@@ -28,23 +28,13 @@ export interface TraceOptions {
   requests?: number;
 }
 
-/** mulberry32 (shared with the other simulators): a small, fast, seeded random source in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    const [value, next] = mulberry32(state);
-    state = next;
-    return value;
-  };
-}
-
 /**
  * A request trace: key k (0-based, 0 the most popular) is drawn with probability proportional to
  * 1 / (k + 1)^skew, by binary search in the cumulative weights.
  */
 export function zipfTrace({ skew, seed, keys = KEYS, requests = REQUESTS }: TraceOptions): Int32Array {
   if (!(skew >= 0) || !Number.isFinite(skew)) throw new RangeError(`skew must be a number >= 0, got ${skew}`);
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const cumulative = new Float64Array(keys);
   let total = 0;
   for (let k = 0; k < keys; k++) {
